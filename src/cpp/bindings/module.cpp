@@ -1,0 +1,38 @@
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <omp.h>
+
+#include "parallel.hpp"
+
+namespace py = pybind11;
+
+namespace fastmlp::bindings {
+void bind_kernels(py::module_& m);
+void bind_optim(py::module_& m);
+void bind_network(py::module_& m);
+}  // namespace fastmlp::bindings
+
+#define FASTMLP_STR2(x) #x
+#define FASTMLP_STR(x) FASTMLP_STR2(x)
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastmlp's C++ core: dense layers, losses and optimizer kernels over flat buffers";
+  m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"),
+        "Threads used by matrix products and large elementwise loops (>= 1).");
+  m.def("get_num_threads", &fastmlp::num_threads);
+  m.def("build_info", [] {
+    py::dict info;
+    info["arch"] = FASTMLP_ARCH;
+    info["simd"] = Eigen::SimdInstructionSetsInUse();
+    info["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) +
+                    "." + std::to_string(EIGEN_MINOR_VERSION);
+    info["openmp"] = _OPENMP;
+    info["compiler"] = __VERSION__;
+    info["max_threads"] = omp_get_num_procs();
+    return info;
+  }, "How this build was compiled: target architecture, SIMD sets, Eigen and OpenMP versions.");
+  fastmlp::bindings::bind_kernels(m);
+  fastmlp::bindings::bind_optim(m);
+  fastmlp::bindings::bind_network(m);
+}

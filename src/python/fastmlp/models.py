@@ -1,0 +1,328 @@
+"""Sequential: a Keras-shaped model whose training runs in C++.
+
+Python validates and converts the data once, then each epoch is one call
+into the core (shuffle, mini-batches, forward, loss, backward, update) with
+the GIL released."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+
+from . import _core, _validation, optim
+from .layers import Dense
+
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "mse")
+_LOSS_ALIASES = {"mean_squared_error": "mse"}
+_INFERENCE_BATCH = 1024  # rows per forward pass in predict/evaluate
+
+
+class NotCompiledError(RuntimeError, ValueError):
+    """fit/evaluate before compile."""
+
+
+class History:
+    """What ``fit`` returns: ``history`` maps Keras's metric names (loss,
+    accuracy, val_loss, val_accuracy) and ``epoch_time`` (seconds) to one
+    value per epoch."""
+
+    def __init__(self, params: dict):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+        self.params = params
+
+    def _record(self, epoch: int, logs: dict) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+def _mix_seed(seed: int, stream: int) -> int:
+    """A 64-bit seed for the `stream`-th epoch, decorrelated from neighbours."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1, np.uint64)[0])
+
+
+class Sequential:
+    """A stack of Dense layers.
+
+    Args:
+        layers: ``fastmlp.layers.Dense`` instances, input to output.
+        input_dim: features per sample; or
+        input_shape: the shape of one sample, e.g. (28, 28); samples are
+            flattened. Without either, the model is built by the first ``fit``.
+        seed: makes initialization and shuffling reproducible: the same seed
+            and thread count give bit-identical training. None draws one.
+        name: shown by ``summary()``.
+    """
+
+    def __init__(self, layers: Sequence[Dense] | None = None, input_dim: int | None = None,
+                 input_shape: Sequence[int] | None = None, seed: int | None = None,
+                 name: str = "sequential"):
+        if input_dim is not None and input_shape is not None:
+            raise ValueError("give input_dim or input_shape, not both")
+        self._network = None
+        self.layers: list[Dense] = []
+        for layer in layers or []:
+            self.add(layer)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        self.seed = int(seed)
+        self.name = name
+        self.input_shape: tuple[int, ...] | None = None
+        self._optimizer: optim.Optimizer | None = None
+        self._loss: str | None = None
+        self._metrics: list[str] = []
+        self._epochs_run = 0
+        if input_dim is not None:
+            self.input_shape = (_validation.positive_int(input_dim, "input_dim"),)
+        elif input_shape is not None:
+            self.input_shape = tuple(_validation.positive_int(d, "input_shape entries") for d in input_shape)
+            if not self.input_shape:
+                raise ValueError("input_shape must not be empty")
+        if self.input_shape is not None and self.layers:
+            self.build(self.input_shape)
+
+    # ----------------------------------------------------------- building
+    def add(self, layer: Dense) -> None:
+        if not isinstance(layer, Dense):
+            raise TypeError(f"Sequential takes fastmlp.layers.Dense layers, got {type(layer).__name__}")
+        if self._network is not None:
+            raise RuntimeError("cannot add layers to a model that is already built")
+        if layer.built:
+            raise ValueError(f"layer {layer.name} already belongs to a built model")
+        self.layers.append(layer)
+
+    @property
+    def built(self) -> bool:
+        return self._network is not None
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        """Allocate the parameters for samples of `input_shape` and initialize them."""
+        if self._network is not None:
+            return
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        self.input_shape = tuple(int(d) for d in input_shape)
+        width = int(np.prod(self.input_shape))
+        self._network = _core.Network(width, [l.units for l in self.layers],
+                                      [l.activation for l in self.layers])
+        self._network.initialize([l.kernel_initializer for l in self.layers], _mix_seed(self.seed, 0))
+        for i, layer in enumerate(self.layers):
+            layer._attach(self._network, i, "dense" if i == 0 else f"dense_{i}")
+        if self._loss is not None:
+            self._bind_training()
+
+    @property
+    def output_dim(self) -> int:
+        return self.layers[-1].units
+
+    def count_params(self) -> int:
+        self._require_built()
+        return self._network.num_params
+
+    # ---------------------------------------------------------- compiling
+    def compile(self, optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=None) -> None:
+        """Choose the optimizer (a name such as "sgd", meaning the Keras class
+        with Keras's defaults, or an optimizer object), the loss and metrics."""
+        loss = _LOSS_ALIASES.get(loss, loss)
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
+        if loss != "mse" and self.layers and self.layers[-1].activation != "softmax":
+            raise ValueError(f"loss {loss!r} needs a softmax output layer; the last layer's activation "
+                             f"is {self.layers[-1].activation!r}")
+        metrics = list(metrics or [])
+        for metric in metrics:
+            if metric not in ("accuracy", "acc"):
+                raise ValueError(f"unknown metric {metric!r}; supported: 'accuracy'")
+        self._optimizer = optim.get(optimizer)
+        self._loss = loss
+        self._metrics = ["accuracy"] if metrics else []
+        if self._network is not None:
+            self._bind_training()
+
+    def _bind_training(self) -> None:
+        self._network.set_loss(self._loss)
+        self._network.set_optimizer(self._optimizer._bind_flat(self._network.num_params))
+
+    @property
+    def optimizer(self) -> optim.Optimizer | None:
+        return self._optimizer
+
+    @property
+    def loss(self) -> str | None:
+        return self._loss
+
+    # ------------------------------------------------------------- data
+    def _require_built(self) -> None:
+        if self._network is None:
+            raise RuntimeError("the model is not built yet: give it input_dim or input_shape, "
+                               "or call fit first")
+
+    def _require_compiled(self, action: str) -> None:
+        if self._loss is None:
+            raise NotCompiledError(f"call model.compile(...) before {action}")
+
+    def _features(self, x, name: str = "x") -> np.ndarray:
+        if self._network is None:
+            array = np.asarray(x)
+            if array.ndim < 2:
+                raise ValueError(f"{name} has shape {array.shape}; expected (samples, features...)")
+            self.build(array.shape[1:])
+        return _validation.features(x, self.input_shape, name)
+
+    def _targets(self, y, rows: int, name: str = "y") -> np.ndarray:
+        if self._loss == "sparse_categorical_crossentropy":
+            return _validation.class_labels(y, rows, self.output_dim, name)
+        return _validation.dense_targets(y, rows, self.output_dim, self._loss, name)
+
+    # ---------------------------------------------------------- training
+    def fit(self, x, y, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
+            validation_split: float = 0.0, validation_data=None, shuffle: bool = True) -> History:
+        """Train for `epochs` passes over (x, y); returns a History.
+
+        validation_data=(x_val, y_val) is evaluated after each epoch;
+        validation_split=f instead holds out the last fraction f of x and y
+        (before shuffling), as Keras does.
+        """
+        self._require_compiled("fit")
+        batch_size = _validation.positive_int(batch_size, "batch_size")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+        if not 0.0 <= float(validation_split) < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        x = self._features(x)
+        y = self._targets(y, x.shape[0])
+        if validation_data is not None:
+            if validation_split:
+                raise ValueError("give validation_data or validation_split, not both")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (x_val, y_val)")
+            x_val = self._features(validation_data[0], "x_val")
+            y_val = self._targets(validation_data[1], x_val.shape[0], "y_val")
+        elif validation_split:
+            split_at = int(np.ceil(x.shape[0] * (1.0 - validation_split)))
+            if split_at in (0, x.shape[0]):
+                raise ValueError(f"validation_split={validation_split} leaves no samples on one side "
+                                 f"of {x.shape[0]}")
+            x, x_val, y, y_val = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
+        else:
+            x_val = y_val = None
+
+        history = History({"batch_size": batch_size, "epochs": epochs, "samples": x.shape[0]})
+        for epoch in range(epochs):
+            self._epochs_run += 1
+            start = time.perf_counter()
+            loss_sum, correct, count = self._network.train_epoch(
+                x, y, batch_size, bool(shuffle), _mix_seed(self.seed, self._epochs_run))
+            logs = {"loss": loss_sum / count}
+            if self._metrics:
+                logs["accuracy"] = correct / count
+            if x_val is not None:
+                val_loss, val_correct, val_count = self._network.evaluate(x_val, y_val, _INFERENCE_BATCH)
+                logs["val_loss"] = val_loss / val_count
+                if self._metrics:
+                    logs["val_accuracy"] = val_correct / val_count
+            logs["epoch_time"] = time.perf_counter() - start
+            history._record(epoch, logs)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs} - {logs['epoch_time']:.2f}s - "
+                      + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k != "epoch_time"),
+                      flush=True)
+            if not np.isfinite(logs["loss"]):
+                if verbose:
+                    print("Loss is NaN or Inf: stopping (lower the learning rate, or scale the inputs)")
+                break
+        return history
+
+    def train_on_batch(self, x, y) -> tuple[float, float]:
+        """One step (forward, loss, backward, update) on one batch; returns
+        the batch's (loss, accuracy) measured before the update."""
+        self._require_compiled("train_on_batch")
+        x = self._features(x)
+        y = self._targets(y, x.shape[0])
+        loss_sum, correct, count = self._network.train_step(x, y)
+        return loss_sum / count, correct / count
+
+    # --------------------------------------------------------- inference
+    def evaluate(self, x, y, batch_size: int | None = None, verbose: int = 0) -> tuple[float, float]:
+        """(loss, accuracy) over all of x."""
+        self._require_compiled("evaluate")
+        batch_size = _INFERENCE_BATCH if batch_size is None else _validation.positive_int(batch_size, "batch_size")
+        x = self._features(x)
+        y = self._targets(y, x.shape[0])
+        loss_sum, correct, count = self._network.evaluate(x, y, batch_size)
+        if verbose:
+            print(f"loss: {loss_sum / count:.4f} - accuracy: {correct / count:.4f}")
+        return loss_sum / count, correct / count
+
+    def predict(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Outputs of the last layer (class probabilities for softmax), float32 (n, outputs)."""
+        batch_size = _INFERENCE_BATCH if batch_size is None else _validation.positive_int(batch_size, "batch_size")
+        x = self._features(x)
+        return self._network.predict(x, batch_size)
+
+    # ----------------------------------------------------------- weights
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of [kernel_0, bias_0, kernel_1, bias_1, ...]."""
+        self._require_built()
+        weights = []
+        for layer in self.layers:
+            weights += [layer.kernel.copy(), layer.bias.copy()]
+        return weights
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Load [kernel_0, bias_0, ...] (shapes as get_weights returns them)."""
+        self._require_built()
+        weights = list(weights)
+        targets = [view for layer in self.layers for view in (layer.kernel, layer.bias)]
+        if len(weights) != len(targets):
+            raise ValueError(f"set_weights got {len(weights)} arrays; the model has {len(targets)} "
+                             "(a kernel and a bias per layer)")
+        arrays = []
+        for i, (value, target) in enumerate(zip(weights, targets)):
+            value = np.asarray(value)
+            if value.shape != target.shape:
+                raise ValueError(f"weight {i} has shape {value.shape}; expected {target.shape}")
+            if value.dtype.kind not in "fiu" or not np.isfinite(value).all():
+                raise ValueError(f"weight {i} must hold finite numbers")
+            arrays.append(value)
+        for value, target in zip(arrays, targets):  # all checked first: no half-loaded model
+            target[...] = value
+
+    @property
+    def weights(self) -> np.ndarray:
+        """All parameters as one flat float32 view (zero copy)."""
+        self._require_built()
+        return self._network.params
+
+    # ------------------------------------------------------------ report
+    def summary(self, print_fn=print) -> None:
+        """Print layers, output shapes and parameter counts, as Keras does."""
+        self._require_built()
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        for layer in self.layers:
+            rows.append((f"{layer.name} (Dense)", f"(None, {layer.units})", f"{layer.count_params:,}"))
+        widths = [max(len(r[i]) for r in rows) + 4 for i in range(3)]
+        rule = "_" * sum(widths)
+        lines = [f'Model: "{self.name}"', rule]
+        lines.append("".join(c.ljust(w) for c, w in zip(rows[0], widths)))
+        lines.append("=" * sum(widths))
+        shape = ", ".join(map(str, self.input_shape))
+        lines.append(f"Input: (None, {shape})" + (" flattened to (None, %d)" % int(np.prod(self.input_shape))
+                                                  if len(self.input_shape) > 1 else ""))
+        for row in rows[1:]:
+            lines.append("".join(c.ljust(w) for c, w in zip(row, widths)))
+        lines.append("=" * sum(widths))
+        total = self.count_params()
+        lines.append(f"Total params: {total:,} ({total * 4 / 1024:.2f} KB)")
+        lines.append(f"Trainable params: {total:,}")
+        lines.append("Non-trainable params: 0")
+        lines.append(rule)
+        print_fn("\n".join(lines))
