@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "activations.hpp"
+#include "aligned.hpp"
 #include "initializers.hpp"
 #include "losses.hpp"
 #include "matrix.hpp"
@@ -95,16 +96,16 @@ class Network {
   std::vector<Index> units_;
   std::vector<Activation> activations_;
   std::vector<Index> offsets_;
-  std::vector<float> params_, grads_;
+  AlignedVector<float> params_, grads_;
   Loss loss_ = Loss::SparseCategoricalCrossentropy;
   bool loss_set_ = false;
   std::shared_ptr<Optimizer> optimizer_;
 
   // Workspace for up to capacity_ rows.
   Index capacity_ = 0;
-  std::vector<std::vector<float>> outputs_;  // outputs_[l]: layer l's output
-  std::vector<float> delta_, delta_next_;    // gradients flowing backward
-  std::vector<float> batch_x_, batch_dense_;  // gathered mini-batch
+  std::vector<AlignedVector<float>> outputs_;  // outputs_[l]: layer l's output
+  AlignedVector<float> delta_, delta_next_;   // gradients flowing backward
+  AlignedVector<float> batch_x_, batch_dense_; // gathered mini-batch
   std::vector<std::int32_t> batch_labels_;
   std::vector<std::int64_t> order_;  // row order of the current epoch
 };

@@ -31,8 +31,8 @@ py::object dense_forward_py(py::handle x_obj, py::handle w_obj, py::handle b_obj
   auto x = require_array<T>(x_obj, "x", 2), w = require_array<T>(w_obj, "W", 2);
   auto b = require_array<T>(b_obj, "b", 1);
   const Index N = x.shape(0), in = x.shape(1), out = w.shape(1);
-  require(w.shape(0) == in, "W has shape " + shape_string(w) + " but x has " + std::to_string(in) + " features");
-  require(b.shape(0) == out, "b has shape " + shape_string(b) + " but W has " + std::to_string(out) + " outputs");
+  require(w.shape(0) == in, "W has shape " + shape_string(w) + " but x has shape " + shape_string(x));
+  require(b.shape(0) == out, "b has shape " + shape_string(b) + " but W has shape " + shape_string(w));
   auto y = new_matrix<T>(N, out);
   dense_forward(x.data(), w.data(), b.data(), y.mutable_data(), N, in, out);
   return y;
@@ -43,9 +43,9 @@ py::object dense_backward_py(py::handle x_obj, py::handle w_obj, py::handle dy_o
   auto x = require_array<T>(x_obj, "x", 2), w = require_array<T>(w_obj, "W", 2);
   auto dy = require_array<T>(dy_obj, "dy", 2);
   const Index N = x.shape(0), in = x.shape(1), out = w.shape(1);
-  require(w.shape(0) == in, "W has shape " + shape_string(w) + " but x has " + std::to_string(in) + " features");
+  require(w.shape(0) == in, "W has shape " + shape_string(w) + " but x has shape " + shape_string(x));
   require(dy.shape(0) == N && dy.shape(1) == out,
-          "dy has shape " + shape_string(dy) + ", expected (" + std::to_string(N) + ", " + std::to_string(out) + ")");
+          "dy has shape " + shape_string(dy) + " but x has shape " + shape_string(x) + " and W " + shape_string(w));
   auto dx = new_matrix<T>(N, in), dw = new_matrix<T>(in, out);
   py::array_t<T> db(out);
   dense_backward(x.data(), w.data(), dy.data(), dx.mutable_data(), dw.mutable_data(),
