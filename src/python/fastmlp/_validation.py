@@ -33,10 +33,11 @@ def features(x, input_shape: tuple[int, ...], name: str = "x") -> np.ndarray:
     if trailing != tuple(input_shape) and trailing != (width,):
         expected = ", ".join(map(str, input_shape))
         raise ValueError(f"{name} has shape {array.shape} but the model expects (n, {expected})")
-    flat = np.ascontiguousarray(array.reshape(array.shape[0], width), dtype=np.float32)
+    with np.errstate(over="ignore"):  # reported below as a clear error
+        flat = np.ascontiguousarray(array.reshape(array.shape[0], width), dtype=np.float32)
     if array.dtype.kind == "f" and not np.isfinite(flat).all():
         row, col = np.argwhere(~np.isfinite(flat))[0]
-        cause = "" if np.isfinite(array).all() else " (a value beyond float32's range)"
+        cause = " (a value beyond float32's range)" if np.isfinite(array).all() else ""
         raise ValueError(f"{name} contains NaN or Inf{cause}: first at sample {row}, feature {col}")
     return flat
 
@@ -56,9 +57,9 @@ def class_labels(y, rows: int, classes: int, name: str = "y") -> np.ndarray:
         if not np.isfinite(array).all() or not np.all(array == np.round(array)):
             raise TypeError(f"{name} must hold integer class labels; got non-integral floats")
     if rows and (array.min() < 0 or array.max() >= classes):
-        bad = array[(array < 0) | (array >= classes)][0]
-        raise ValueError(f"{name} contains label {bad!r} outside [0, {classes}) for a model with "
-                         f"{classes} outputs")
+        index = int(np.flatnonzero((array < 0) | (array >= classes))[0])
+        raise ValueError(f"{name} contains label {array[index].item()} outside [0, {classes}) at index "
+                         f"{index}, for a model with {classes} outputs")
     return np.ascontiguousarray(array, dtype=np.int32)
 
 

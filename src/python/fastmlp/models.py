@@ -171,10 +171,12 @@ class Sequential:
 
     def _features(self, x, name: str = "x") -> np.ndarray:
         if self._network is None:
-            array = np.asarray(x)
-            if array.ndim < 2:
-                raise ValueError(f"{name} has shape {array.shape}; expected (samples, features...)")
-            self.build(array.shape[1:])
+            if self.input_shape is None:
+                array = np.asarray(x)
+                if array.ndim < 2:
+                    raise ValueError(f"{name} has shape {array.shape}; expected (samples, features...)")
+                self.input_shape = tuple(array.shape[1:])
+            self.build(self.input_shape)
         return _validation.features(x, self.input_shape, name)
 
     def _targets(self, y, rows: int, name: str = "y") -> np.ndarray:
