@@ -174,7 +174,7 @@ def test_the_core_rejects_what_would_be_copied_or_crash():
     # Calls straight into the C++ network must fail cleanly too.
     net = _core.Network(5, [3], ["softmax"])
     net.set_loss("sparse_categorical_crossentropy")
-    net.set_optimizer(_core.SGD(0.1))
+    net.set_optimizer(_core.KerasSGD())
     y = np.zeros(6, np.int32)
     with pytest.raises(TypeError, match="float32"):
         net.train_step(X.astype(np.float64), y)

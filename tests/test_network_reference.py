@@ -156,7 +156,9 @@ def build_network(arch, seed=1234, lr=LR):
     inits = ["he_normal" if i % 2 else "glorot_uniform" for i in range(len(units))]
     net.initialize(inits, seed)
     net.set_loss(loss)
-    net.set_optimizer(_core.SGD(lr))
+    sgd = _core.KerasSGD()  # plain SGD: p <- p - lr * g
+    sgd.learning_rate = lr
+    net.set_optimizer(sgd)
     return net
 
 

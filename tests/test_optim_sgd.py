@@ -96,7 +96,7 @@ def test_parameters_that_would_be_updated_as_a_copy_are_refused():
         opt.step([np.zeros(5, np.float32)])
     with pytest.raises(ValueError, match="1 parameters"):
         opt.step([good, good])
-    with pytest.raises(RuntimeError, match="no parameters"):
+    with pytest.raises(RuntimeError, match="no arrays"):
         SGD(lr=0.1).step([good])
 
 

@@ -52,6 +52,12 @@ void Network::set_optimizer(std::shared_ptr<Optimizer> optimizer) {
   if (!optimizer) throw std::invalid_argument("optimizer must not be None");
   optimizer->bind(num_params());
   optimizer_ = std::move(optimizer);
+  tensor_spans_.clear();
+  for (Index l = 0; l < num_layers(); ++l) {
+    const Index w = weight_offset(l), b = bias_offset(l);
+    tensor_spans_.push_back({params_.data() + w, grads_.data() + w, b - w});
+    tensor_spans_.push_back({params_.data() + b, grads_.data() + b, units_[l]});
+  }
 }
 
 void Network::reserve(Index n) {
@@ -127,8 +133,15 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   forward(x, n);
   const Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
   backward(x, n);
-  optimizer_->step(params_.data(), grads_.data(), num_params());
+  apply_optimizer();
   return m;
+}
+
+void Network::apply_optimizer() {
+  if (optimizer_->wants_tensor_spans())
+    optimizer_->step(tensor_spans_.data(), tensor_spans_.size());
+  else
+    optimizer_->step(params_.data(), grads_.data(), num_params());
 }
 
 Targets Network::slice(Targets y, Index start, Index output_dim) {
@@ -139,15 +152,18 @@ Targets Network::slice(Targets y, Index start, Index output_dim) {
 }
 
 Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_size, bool shuffle,
-                             std::uint64_t seed) {
+                             std::uint64_t seed, const double* learning_rates) {
   if (batch_size < 1) throw std::invalid_argument("batch_size must be >= 1");
   if (n < 1) throw std::invalid_argument("no training rows");
+  if (!loss_set_) throw std::logic_error("set a loss before training");
+  if (!optimizer_) throw std::logic_error("set an optimizer before training");
   const Index batch = std::min(batch_size, n);
   reserve(batch);
   Metrics total;
   if (!shuffle) {
-    for (Index start = 0; start < n; start += batch) {
+    for (Index start = 0, step = 0; start < n; start += batch, ++step) {
       const Index rows = std::min(batch, n - start);
+      if (learning_rates) optimizer_->learning_rate = learning_rates[step];
       total.add(train_step(x + start * input_dim_, slice(y, start, output_dim()), rows));
     }
     return total;
@@ -159,8 +175,9 @@ Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_siz
   Rng rng(seed);
   for (Index i = n - 1; i > 0; --i) std::swap(order_[i], order_[rng.below(std::uint64_t(i) + 1)]);
   const Index K = output_dim();
-  for (Index start = 0; start < n; start += batch) {
+  for (Index start = 0, step = 0; start < n; start += batch, ++step) {
     const Index rows = std::min(batch, n - start);
+    if (learning_rates) optimizer_->learning_rate = learning_rates[step];
     Targets batch_y;
     for (Index r = 0; r < rows; ++r) {
       const Index src = order_[start + r];

@@ -68,8 +68,10 @@ class Network {
 
   // One pass over n rows in mini-batches (the last one may be smaller),
   // visiting rows in a random order drawn from `seed` when `shuffle` is set.
+  // A non-null `learning_rates` gives the learning rate of each of the
+  // epoch's ceil(n / batch_size) steps (a schedule, evaluated by the caller).
   Metrics train_epoch(const float* x, Targets y, Index n, Index batch_size, bool shuffle,
-                      std::uint64_t seed);
+                      std::uint64_t seed, const double* learning_rates = nullptr);
 
   // Outputs (n x output_dim) after the final activation.
   void predict(const float* x, Index n, float* out, Index batch_size);
@@ -90,6 +92,7 @@ class Network {
   // Loss and gradient w.r.t. the last layer's pre-activation, written to delta_.
   Metrics loss_and_output_grad(Targets y, Index n, bool with_grad);
   void backward(const float* x, Index n);
+  void apply_optimizer();
   static Targets slice(Targets y, Index start, Index output_dim);
 
   Index input_dim_;
@@ -108,6 +111,7 @@ class Network {
   AlignedVector<float> batch_x_, batch_dense_; // gathered mini-batch
   std::vector<std::int32_t> batch_labels_;
   std::vector<std::int64_t> order_;  // row order of the current epoch
+  std::vector<Span> tensor_spans_;   // one per W and b, for per-tensor clipping
 };
 
 }  // namespace fastmlp

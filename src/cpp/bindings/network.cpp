@@ -127,18 +127,30 @@ Dense layers over one flat parameter buffer. Metrics come back as
         return metrics_tuple(m);
       }, py::arg("x"), py::arg("y"), "Forward, loss, backward and update on one batch.")
       .def("train_epoch", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size,
-                             bool shuffle, std::uint64_t seed) {
+                             bool shuffle, std::uint64_t seed, py::object learning_rates) {
         Batch b = check_batch(net, x, y);
         if (b.rows < 1) throw py::value_error("x is empty");
         if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
+        const double* rates = nullptr;
+        py::array_t<double> rates_array;
+        if (!learning_rates.is_none()) {
+          rates_array = require_array<double>(learning_rates, "learning_rates", 1);
+          const Index steps = (b.rows + batch_size - 1) / batch_size;
+          if (rates_array.shape(0) != steps)
+            throw py::value_error("learning_rates has " + std::to_string(rates_array.shape(0)) +
+                                  " values for an epoch of " + std::to_string(steps) + " steps");
+          rates = rates_array.data();
+        }
         Metrics m;
         {
           py::gil_scoped_release release;
           std::lock_guard<std::mutex> lock(net.mutex);
-          m = net.train_epoch(b.x.data(), b.targets, b.rows, batch_size, shuffle, seed);
+          m = net.train_epoch(b.x.data(), b.targets, b.rows, batch_size, shuffle, seed, rates);
         }
         return metrics_tuple(m);
-      }, py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("shuffle"), py::arg("seed"))
+      }, py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("shuffle"), py::arg("seed"),
+      py::arg("learning_rates") = py::none(),
+      "One epoch; learning_rates (float64, one per step) overrides the optimizer's rate step by step.")
       .def("predict", [](LockedNetwork& net, py::handle x_obj, Index batch_size) {
         auto x = require_array<float>(x_obj, "x", 2);
         if (x.shape(1) != net.input_dim())

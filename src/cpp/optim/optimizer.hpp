@@ -1,39 +1,108 @@
-// An optimizer is one fused kernel over a flat parameter buffer, plus the
-// state buffers that kernel owns (momenta, second moments, ...), allocated
-// once the parameter count is known and reused every step.
+// An optimizer is one fused kernel over flat float32 buffers plus the state
+// buffers that kernel owns (momenta, second moments, ...), allocated once the
+// parameter count is known and reused every step.
+//
+// A step updates one or more spans (params, grads) in a single pass each:
+// every parameter, gradient and state value is read once and written once.
+// Spans share one state buffer, laid end to end in span order; a model
+// passes its whole flat buffer as one span (or one per tensor when clipping
+// by per-tensor norm), a standalone optimizer one span per NumPy array.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
+#include "aligned.hpp"
 #include "matrix.hpp"
+#include "parallel.hpp"
 
 namespace fastmlp {
+
+struct Span {
+  float* params;
+  const float* grads;
+  Index size;
+};
+
+// What happens to a gradient (and parameter) before the update rule sees it,
+// in this order: sign and norm scale, clip by value, coupled L2 decay, and
+// decoupled decay of the parameter itself.
+struct GradientTransform {
+  float scale = 1;                                      // -1 for maximize, times a norm-clip factor
+  float clip = std::numeric_limits<float>::infinity();  // |g| <= clip
+  float l2 = 0;                                         // g += l2 * p   (torch weight_decay)
+  float decay = 0;                                      // p -= decay * p (lr * decoupled weight decay)
+
+  float grad(float g, float p) const {
+    g *= scale;
+    g = g < -clip ? -clip : (g > clip ? clip : g);
+    return g + l2 * p;
+  }
+  float decayed(float p) const { return p - decay * p; }
+};
+
+// Runs f(i) for i in [0, n): OpenMP chunks above the threshold, SIMD within.
+template <class F>
+inline void fused_loop(Index n, F&& f) {
+  const int threads = num_threads();
+#pragma omp parallel for simd num_threads(threads) if (n >= kParallelMinElements)
+  for (Index i = 0; i < n; ++i) f(i);
+}
 
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-
-  // Sizes (and zeroes) the state for n parameters. Idempotent for the same n.
-  virtual void bind(Index n) { bound_size_ = n; }
-  Index bound_size() const { return bound_size_; }
-
-  // One update of params[0, n) from grads[0, n), then iterations += 1.
-  void step(float* params, const float* grads, Index n) {
-    if (n != bound_size_) bind(n);
-    update(params, grads, n);
-    ++iterations;
-  }
-
   virtual std::string name() const = 0;
 
+  // Per-element state buffers, by name (torch's names where torch has them).
+  virtual std::vector<std::string> state_names() const { return {}; }
+  // Per-step scalar state (for example NAdam's running momentum product).
+  virtual std::vector<std::string> scalar_names() const { return {}; }
+  virtual double* scalar(std::size_t) { return nullptr; }
+
+  // Sizes the state for n parameters and sets it to its initial values.
+  void bind(Index n);
+  Index bound_size() const { return bound_size_; }
+  float* state(std::size_t i) { return states_.at(i).data(); }
+
+  // One update of all spans (their total size is the bound size; a new
+  // total re-binds, zeroing the state).
+  void step(const Span* spans, std::size_t count);
+  void step(float* params, const float* grads, Index n) {
+    const Span whole{params, grads, n};
+    step(&whole, 1);
+  }
+
+  // True when the caller must pass one span per tensor (per-tensor clipnorm).
+  bool wants_tensor_spans() const { return clip_norm > 0; }
+
+  // Hyperparameters shared by every rule.
   double learning_rate = 0.01;
-  std::int64_t iterations = 0;
+  std::int64_t iterations = 0;  // updates applied so far
+  bool maximize = false;
+  double l2_weight_decay = 0;         // coupled: added to the gradient
+  double decoupled_weight_decay = 0;  // p -= lr * decoupled_weight_decay * p, before the rule
+  double clip_value = 0;              // 0: off
+  double clip_norm = 0;               // per span (tensor); 0: off
+  double global_clip_norm = 0;        // over all spans; 0: off
 
  protected:
-  virtual void update(float* params, const float* grads, Index n) = 0;
+  // Initial value of state buffer i (Adagrad's accumulator starts above 0).
+  virtual float initial_state(std::size_t) const { return 0.0f; }
+  // Per-step constants from t = iterations + 1 and the learning rate.
+  virtual void prepare(std::int64_t /*t*/) {}
+  // The rule on one span whose state starts at `offset`.
+  virtual void update(const Span& span, Index offset, const GradientTransform& transform) = 0;
+  // After all spans (for example, advance a running product).
+  virtual void finish(std::int64_t /*t*/) {}
 
  private:
+  std::vector<AlignedVector<float>> states_;
   Index bound_size_ = -1;
 };
+
+// sum of g^2 over n values, in double, deterministic for any thread count.
+double sum_of_squares(const float* g, Index n);
 
 }  // namespace fastmlp

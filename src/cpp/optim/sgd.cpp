@@ -1,13 +1,47 @@
 #include "optim/sgd.hpp"
 
-#include "parallel.hpp"
-
 namespace fastmlp {
 
 void sgd_step(float* params, const float* grads, Index n, float lr) {
-  const int threads = num_threads();
-#pragma omp parallel for simd num_threads(threads) if (n >= kParallelMinElements)
-  for (Index i = 0; i < n; ++i) params[i] -= lr * grads[i];
+  fused_loop(n, [=](Index i) { params[i] -= lr * grads[i]; });
+}
+
+void TorchSGD::update(const Span& s, Index offset, const GradientTransform& t) {
+  float* p = s.params;
+  const float* g = s.grads;
+  const float lr = float(learning_rate);
+  if (momentum == 0) {
+    fused_loop(s.size, [=](Index i) { p[i] = t.decayed(p[i]) - lr * t.grad(g[i], p[i]); });
+    return;
+  }
+  float* b = state(0) + offset;
+  const float mu = float(momentum), keep = float(1 - dampening);
+  const bool first = iterations == 0, nest = nesterov;
+  fused_loop(s.size, [=](Index i) {
+    const float gi = t.grad(g[i], p[i]);
+    const float bi = first ? gi : mu * b[i] + keep * gi;
+    b[i] = bi;
+    p[i] = t.decayed(p[i]) - lr * (nest ? gi + mu * bi : bi);
+  });
+}
+
+void KerasSGD::update(const Span& s, Index offset, const GradientTransform& t) {
+  float* p = s.params;
+  const float* g = s.grads;
+  const float lr = float(learning_rate);
+  if (momentum == 0) {
+    fused_loop(s.size, [=](Index i) { p[i] = t.decayed(p[i]) - lr * t.grad(g[i], p[i]); });
+    return;
+  }
+  float* m = state(0) + offset;
+  const float mu = float(momentum);
+  const bool nest = nesterov;
+  fused_loop(s.size, [=](Index i) {
+    const float gi = t.grad(g[i], p[i]);
+    const float mi = mu * m[i] - lr * gi;
+    m[i] = mi;
+    p[i] = t.decayed(p[i]) + (nest ? mu * mi - lr * gi : mi);
+  });
 }
 
 }  // namespace fastmlp

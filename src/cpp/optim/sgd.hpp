@@ -1,21 +1,42 @@
-// Plain stochastic gradient descent:  p <- p - lr * g
+// Stochastic gradient descent, with momentum, in both conventions.
 #pragma once
 #include "optim/optimizer.hpp"
 
 namespace fastmlp {
 
-// The kernel, usable on any buffer: one read of p and g, one write of p.
+// The plain kernel, usable on any buffer: p <- p - lr * g.
 void sgd_step(float* params, const float* grads, Index n, float lr);
 
-class SGD final : public Optimizer {
+// torch.optim.SGD:
+//   b <- g on the first step, else momentum * b + (1 - dampening) * g
+//   d <- g + momentum * b (nesterov) or b;   p <- p - lr * d
+class TorchSGD final : public Optimizer {
  public:
-  explicit SGD(double lr) { learning_rate = lr; }
-  std::string name() const override { return "SGD"; }
+  std::string name() const override { return "torch.SGD"; }
+  std::vector<std::string> state_names() const override {
+    return momentum != 0 ? std::vector<std::string>{"momentum_buffer"} : std::vector<std::string>{};
+  }
+  double momentum = 0, dampening = 0;
+  bool nesterov = false;
 
  protected:
-  void update(float* params, const float* grads, Index n) override {
-    sgd_step(params, grads, n, float(learning_rate));
+  void update(const Span& s, Index offset, const GradientTransform& t) override;
+};
+
+// keras.optimizers.SGD:
+//   m <- momentum * m - lr * g
+//   p <- p + momentum * m - lr * g (nesterov) or p + m
+class KerasSGD final : public Optimizer {
+ public:
+  std::string name() const override { return "keras.SGD"; }
+  std::vector<std::string> state_names() const override {
+    return momentum != 0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
   }
+  double momentum = 0;
+  bool nesterov = false;
+
+ protected:
+  void update(const Span& s, Index offset, const GradientTransform& t) override;
 };
 
 }  // namespace fastmlp

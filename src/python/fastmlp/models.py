@@ -221,8 +221,10 @@ class Sequential:
         for epoch in range(epochs):
             self._epochs_run += 1
             start = time.perf_counter()
+            steps = -(-x.shape[0] // batch_size)
+            rates = self._optimizer._rates_for_steps(self._optimizer.iterations, steps)
             loss_sum, correct, count = self._network.train_epoch(
-                x, y, batch_size, bool(shuffle), _mix_seed(self.seed, self._epochs_run))
+                x, y, batch_size, bool(shuffle), _mix_seed(self.seed, self._epochs_run), rates)
             logs = {"loss": loss_sum / count}
             if self._metrics:
                 logs["accuracy"] = correct / count
@@ -249,6 +251,7 @@ class Sequential:
         self._require_compiled("train_on_batch")
         x = self._features(x)
         y = self._targets(y, x.shape[0])
+        self._optimizer._kernel.learning_rate = self._optimizer.learning_rate  # a schedule's current value
         loss_sum, correct, count = self._network.train_step(x, y)
         return loss_sum / count, correct / count
 

@@ -1,19 +1,37 @@
-"""Optimizers with PyTorch's argument names, defaults and update rules
-(``fastmlp.optim``), and with Keras 3's (``fastmlp.optim.keras``)."""
+"""Optimizers as fused C++ kernels over float32 buffers.
 
-from . import keras
+``fastmlp.optim`` follows PyTorch (``torch.optim``'s names, defaults and update
+rules, plus Lion after its paper); ``fastmlp.optim.keras`` follows Keras 3.
+Learning rates are floats or schedules (``fastmlp.optim.schedules``).
+"""
+
+from . import keras, schedules
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .adamax import Adamax
 from .base import Optimizer
+from .clip import clip_grad_norm_, clip_grad_value_
+from .lion import Lion
+from .nadam import NAdam
+from .radam import RAdam
+from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "keras", "get"]
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Lion", "NAdam", "Optimizer", "RAdam",
+           "RMSprop", "SGD", "clip_grad_norm_", "clip_grad_value_", "get", "keras", "schedules"]
 
-# Names accepted by ``model.compile(optimizer=...)``: Keras classes with
+# Names accepted by ``model.compile(optimizer=...)``: the Keras classes with
 # Keras's defaults, as in the reference notebooks.
-_BY_NAME = {"sgd": keras.SGD}
+_BY_NAME = {
+    "sgd": keras.SGD, "adam": keras.Adam, "rmsprop": keras.RMSprop, "adagrad": keras.Adagrad,
+    "adamw": keras.AdamW, "adamax": keras.Adamax, "nadam": keras.Nadam, "adadelta": keras.Adadelta,
+    "lion": keras.Lion,
+}
 
 
 def get(identifier) -> Optimizer:
-    """An optimizer instance from a name ("sgd") or an instance."""
+    """An optimizer instance from a name ("sgd", "adam", ...) or an instance."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):

@@ -1,25 +1,63 @@
-"""The Python side of an optimizer: validated hyperparameters, and the C++
-kernel that applies them to a flat float32 buffer in one fused pass."""
+"""The Python side of an optimizer: validated hyperparameters, and a C++
+kernel that applies the update rule to float32 buffers in one fused pass.
+
+An optimizer is used one of two ways:
+  * ``model.compile(optimizer=opt)`` binds it to the model's flat parameter
+    buffer (the model then steps it inside its C++ training loop);
+  * ``opt = Adam([w, b], lr=...)`` then ``opt.step([gw, gb])`` updates the
+    NumPy arrays ``w`` and ``b`` in place (zero copy).
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
 
 from .. import _core
 
+LearningRate = Union[float, Callable[[int], float]]
+
+
+# ----------------------------------------------------------------- checks
+def _number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"Invalid {name}: {value!r} (must be finite)")
+    return number
+
 
 def check_positive(name: str, value) -> float:
-    """A finite number > 0, else a ValueError naming the argument."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from None
-    if not math.isfinite(number) or number <= 0.0:
-        raise ValueError(f"Invalid {name}: {value!r} (must be a finite number > 0)")
+    number = _number(name, value)
+    if number <= 0.0:
+        raise ValueError(f"Invalid {name}: {value!r} (must be > 0)")
     return number
+
+
+def check_non_negative(name: str, value) -> float:
+    number = _number(name, value)
+    if number < 0.0:
+        raise ValueError(f"Invalid {name}: {value!r} (must be >= 0)")
+    return number
+
+
+def check_fraction(name: str, value, *, closed: bool = False) -> float:
+    """A number in [0, 1), or [0, 1] when `closed`."""
+    number = _number(name, value)
+    if number < 0.0 or number > 1.0 or (number == 1.0 and not closed):
+        raise ValueError(f"Invalid {name}: {value!r} (must be in [0, {'1]' if closed else '1)'})")
+    return number
+
+
+def check_betas(name: str, betas) -> tuple[float, float]:
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"Invalid {name}: {betas!r} (must be a pair)") from None
+    return check_fraction(f"{name}[0]", b1), check_fraction(f"{name}[1]", b2)
 
 
 def check_parameter_array(array, index: int) -> np.ndarray:
@@ -37,79 +75,241 @@ def check_parameter_array(array, index: int) -> np.ndarray:
     return array
 
 
+def resolve_learning_rate(name: str, value) -> LearningRate:
+    """A float > 0, or a schedule: any callable step -> learning rate."""
+    if callable(value):
+        return value
+    return check_positive(name, value)
+
+
+# ------------------------------------------------------------------- base
 class Optimizer:
-    """Base class. Subclasses validate their hyperparameters and build the
-    C++ kernel object in `_make_kernel`.
+    """Base class. A subclass validates its hyperparameters, then calls
+    ``super().__init__``, and sets them on its kernel in ``_configure``."""
 
-    Used two ways:
-      * ``model.compile(optimizer=opt)`` binds it to the model's flat buffer;
-      * ``opt = SGD([w, b], ...)`` then ``opt.step([gw, gb])`` updates NumPy
-        arrays in place, each with its own state buffers.
-    """
+    _lr_argument = "learning_rate"  # "lr" in the PyTorch namespace
+    _kernel_class: type = None      # the _core class
 
-    def __init__(self, params: Iterable[np.ndarray] | None, learning_rate: float):
-        self._learning_rate = check_positive(self._lr_argument, learning_rate)
-        self._kernels: list = []
+    def __init__(self, params: Iterable[np.ndarray] | None, learning_rate: LearningRate):
+        self._learning_rate = resolve_learning_rate(self._lr_argument, learning_rate)
         self._params: list[np.ndarray] = []
         if params is not None:
+            if isinstance(params, np.ndarray):
+                raise TypeError("params must be a list of arrays, e.g. [w, b]")
             self._params = [check_parameter_array(p, i) for i, p in enumerate(params)]
             if not self._params:
                 raise ValueError("optimizer got an empty parameter list")
-            self._kernels = [self._new_kernel() for _ in self._params]
+            if len({id(p) for p in self._params}) != len(self._params):
+                raise ValueError("a parameter array appears more than once")
+        self._kernel = self._new_kernel()
+        if self._params:
+            self._kernel.bind(sum(p.size for p in self._params))
 
-    # The learning rate's argument name in this namespace ("lr" or "learning_rate").
-    _lr_argument = "learning_rate"
+    # ------------------------------------------------ kernel construction
+    def _configure(self, kernel) -> None:
+        """Copy hyperparameters onto the kernel (subclasses)."""
 
-    def _make_kernel(self) -> "_core.Optimizer":
-        raise NotImplementedError
-
-    def _new_kernel(self) -> "_core.Optimizer":
-        kernel = self._make_kernel()
-        kernel.learning_rate = self._learning_rate
+    def _new_kernel(self):
+        kernel = self._kernel_class()
+        self._configure(kernel)
+        kernel.learning_rate = self._rate_at(0)
         return kernel
 
-    def _bind_flat(self, size: int) -> "_core.Optimizer":
-        """A fresh kernel sized for a model's flat parameter buffer."""
-        kernel = self._new_kernel()
-        kernel.bind(size)
-        self._kernels = [kernel]
-        self._params = []
-        return kernel
+    def _bind_flat(self, size: int):
+        """A fresh kernel and state sized for a model's flat parameter buffer."""
+        if self._params:
+            raise ValueError("this optimizer already updates its own arrays; build another one "
+                             "(without params) for model.compile")
+        self._kernel = self._new_kernel()
+        self._kernel.bind(size)
+        return self._kernel
+
+    # ------------------------------------------------------ learning rate
+    def _rate_at(self, step: int) -> float:
+        if not callable(self._learning_rate):
+            return self._learning_rate
+        value = self._learning_rate(step)
+        try:
+            # 0 is allowed here: schedules legitimately end (or warm up from) there.
+            return check_non_negative(f"{self._lr_argument} schedule value at step {step}", value)
+        except TypeError:
+            raise TypeError(f"the {self._lr_argument} schedule returned {type(value).__name__} "
+                            f"at step {step}; it must return a number") from None
+
+    def _rates_for_steps(self, first: int, count: int) -> np.ndarray | None:
+        """Learning rates of `count` steps from `first`, or None when constant."""
+        if not callable(self._learning_rate):
+            return None
+        return np.array([self._rate_at(first + k) for k in range(count)], dtype=np.float64)
 
     @property
     def learning_rate(self) -> float:
-        return self._learning_rate
+        """The learning rate of the next update (a schedule is evaluated)."""
+        return self._rate_at(self.iterations)
 
     @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        self._learning_rate = check_positive(self._lr_argument, value)
-        for kernel in self._kernels:
-            kernel.learning_rate = self._learning_rate
+    def learning_rate(self, value: LearningRate) -> None:
+        self._learning_rate = resolve_learning_rate(self._lr_argument, value)
+        self._kernel.learning_rate = self._rate_at(self.iterations)
+
+    @property
+    def schedule(self):
+        """The learning rate as given: a float or a schedule."""
+        return self._learning_rate
 
     @property
     def iterations(self) -> int:
         """Updates applied so far."""
-        return self._kernels[0].iterations if self._kernels else 0
+        return self._kernel.iterations
 
+    # --------------------------------------------------------- standalone
     def step(self, grads: Sequence[np.ndarray]) -> None:
-        """Update the parameters given at construction, in place."""
+        """Update the arrays given at construction, in place, from their gradients."""
         if not self._params:
-            raise RuntimeError("this optimizer has no parameters of its own: it was built without "
-                               "params, or compiled into a model (which steps it itself)")
+            raise RuntimeError("this optimizer has no arrays of its own: it was built without "
+                               "params (compile it into a model, which steps it)")
+        if isinstance(grads, np.ndarray):
+            grads = [grads]
         grads = list(grads)
         if len(grads) != len(self._params):
             raise ValueError(f"step() got {len(grads)} gradients for {len(self._params)} parameters")
-        for i, (param, grad, kernel) in enumerate(zip(self._params, grads, self._kernels)):
+        converted = []
+        for i, (param, grad) in enumerate(zip(self._params, grads)):
             if not isinstance(grad, np.ndarray):
                 raise TypeError(f"gradient {i} must be a NumPy array, got {type(grad).__name__}")
             if grad.shape != param.shape:
                 raise ValueError(f"gradient {i} has shape {grad.shape} but parameter {i} has shape {param.shape}")
-            grad = np.ascontiguousarray(grad, dtype=np.float32)
-            kernel.step(param, grad)
+            if grad.dtype.kind != "f":
+                raise TypeError(f"gradient {i} has dtype {grad.dtype}; expected floats")
+            converted.append(np.ascontiguousarray(grad, dtype=np.float32))
+        self._kernel.learning_rate = self._rate_at(self.iterations)
+        self._kernel.step(self._params, converted)
 
+    # -------------------------------------------------------------- state
+    def _sizes(self) -> list[int]:
+        return [p.size for p in self._params] if self._params else [max(self._kernel.bound_size, 0)]
+
+    def state_dict(self) -> dict:
+        """{"iterations", "state": one dict per parameter array (per model for a
+        compiled optimizer) of state arrays (copies) and scalars, "config"}."""
+        kernel = self._kernel
+        buffers = [kernel.state(i) for i in range(len(kernel.state_names))] if kernel.bound_size >= 0 else []
+        scalars = {name: kernel.get_scalar(i) for i, name in enumerate(kernel.scalar_names)}
+        per_param, start = [], 0
+        for size in self._sizes():
+            entry = {name: buffer[start:start + size].copy() for name, buffer in zip(kernel.state_names, buffers)}
+            entry.update(scalars)
+            per_param.append(entry)
+            start += size
+        return {"iterations": int(kernel.iterations), "state": per_param, "config": self.get_config()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what state_dict returned (for the same parameter shapes)."""
+        kernel = self._kernel
+        sizes = self._sizes()
+        entries = state.get("state")
+        if not isinstance(entries, list) or len(entries) != len(sizes):
+            raise ValueError(f"state has {len(entries) if isinstance(entries, list) else 'no'} entries; "
+                             f"this optimizer has {len(sizes)} parameter arrays")
+        for i, (entry, size) in enumerate(zip(entries, sizes)):
+            for name in kernel.state_names:
+                if name not in entry:
+                    raise ValueError(f"state entry {i} lacks {name!r}")
+                if np.asarray(entry[name]).size != size:
+                    raise ValueError(f"state entry {i} {name!r} has {np.asarray(entry[name]).size} values; expected {size}")
+        iterations = state.get("iterations")
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"invalid iterations in state: {iterations!r}")
+        if kernel.bound_size != sum(sizes):
+            kernel.bind(sum(sizes))
+        for k, name in enumerate(kernel.state_names):
+            buffer, start = kernel.state(k), 0
+            for entry, size in zip(entries, sizes):
+                buffer[start:start + size] = np.asarray(entry[name], dtype=np.float32).ravel()
+                start += size
+        for k, name in enumerate(kernel.scalar_names):
+            if name in entries[0]:
+                kernel.set_scalar(k, float(entries[0][name]))
+        kernel.iterations = int(iterations)
+        kernel.learning_rate = self._rate_at(kernel.iterations)
+
+    def state_bytes(self) -> int:
+        """Bytes of optimizer state (4 per value per state buffer)."""
+        return 4 * max(self._kernel.bound_size, 0) * len(self._kernel.state_names)
+
+    # ------------------------------------------------------------- report
     def get_config(self) -> dict:
-        return {"name": type(self).__name__, self._lr_argument: self._learning_rate}
+        config = {"name": type(self).__name__}
+        rate = self._learning_rate
+        config[self._lr_argument] = rate if not callable(rate) else repr(rate)
+        config.update(self._hyperparameters())
+        return config
+
+    def _hyperparameters(self) -> dict:
+        return {}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
+
+
+class TorchOptimizer(Optimizer):
+    """PyTorch's conventions: ``lr``, coupled ``weight_decay`` (L2 added to the
+    gradient) unless the rule says otherwise, ``maximize``."""
+
+    _lr_argument = "lr"
+    _decoupled_weight_decay = False
+
+    def __init__(self, params, lr, weight_decay=0.0, maximize=False):
+        self.weight_decay = check_non_negative("weight_decay", weight_decay)
+        self.maximize = bool(maximize)
+        super().__init__(params, lr)
+
+    @property
+    def lr(self) -> float:
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self.learning_rate = value
+
+    def _configure(self, kernel) -> None:
+        kernel.maximize = self.maximize
+        if self._decoupled_weight_decay:
+            kernel.decoupled_weight_decay = self.weight_decay
+        else:
+            kernel.l2_weight_decay = self.weight_decay
+
+    def _hyperparameters(self) -> dict:
+        return {"weight_decay": self.weight_decay, "maximize": self.maximize}
+
+
+class KerasOptimizer(Optimizer):
+    """Keras 3's conventions: ``learning_rate``; ``weight_decay`` decoupled
+    (``p -= p * weight_decay * learning_rate`` before the update); at most one
+    of ``clipnorm`` (per parameter array), ``clipvalue``, ``global_clipnorm``."""
+
+    def __init__(self, params, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
+        clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        given = [k for k, v in clips.items() if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"Only one of clipnorm, clipvalue and global_clipnorm can be set; got {', '.join(given)}")
+        self.weight_decay = None if weight_decay is None else check_non_negative("weight_decay", weight_decay)
+        self.clipnorm = None if clipnorm is None else check_positive("clipnorm", clipnorm)
+        self.clipvalue = None if clipvalue is None else check_positive("clipvalue", clipvalue)
+        self.global_clipnorm = None if global_clipnorm is None else check_positive("global_clipnorm", global_clipnorm)
+        super().__init__(params, learning_rate)
+
+    def _configure(self, kernel) -> None:
+        kernel.decoupled_weight_decay = self.weight_decay or 0.0
+        kernel.clip_norm = self.clipnorm or 0.0
+        kernel.clip_value = self.clipvalue or 0.0
+        kernel.global_clip_norm = self.global_clipnorm or 0.0
+
+    def _hyperparameters(self) -> dict:
+        config = {}
+        for key in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        return config

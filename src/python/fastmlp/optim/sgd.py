@@ -1,59 +1,72 @@
-"""Plain stochastic gradient descent in both frameworks' conventions."""
+"""Stochastic gradient descent, with momentum and Nesterov momentum."""
 
 from __future__ import annotations
 
-from typing import Iterable
-
-import numpy as np
-
 from .. import _core
-from .base import Optimizer
+from .base import KerasOptimizer, TorchOptimizer, check_non_negative
 
 
-class SGD(Optimizer):
-    r"""Stochastic gradient descent, as ``torch.optim.SGD`` without momentum.
+class SGD(TorchOptimizer):
+    r"""Stochastic gradient descent, exactly as ``torch.optim.SGD``.
 
-    Update rule, per parameter :math:`p` with gradient :math:`g`:
+    Per parameter p with gradient g, at step t (1 on the first update)::
 
-        p <- p - lr * g
+        g <- -g                                  if maximize
+        g <- g + weight_decay * p
+        b <- g                                   if t == 1
+        b <- momentum * b + (1 - dampening) * g  otherwise   (only when momentum != 0)
+        d <- g + momentum * b   if nesterov,  b  if momentum != 0,  g  otherwise
+        p <- p - lr * d
 
-    Args:
-        params: arrays to update in place (writable C-contiguous float32), or
-            None when the optimizer is passed to ``model.compile``.
-        lr: learning rate, > 0 (PyTorch's default 1e-3).
+    Defaults are PyTorch's: lr=1e-3, momentum=0, dampening=0, weight_decay=0.
+    Nesterov needs momentum > 0 and dampening = 0.
     """
 
-    _lr_argument = "lr"
+    _kernel_class = _core.TorchSGD
 
-    def __init__(self, params: Iterable[np.ndarray] | None = None, lr: float = 1e-3):
-        super().__init__(params, lr)
+    def __init__(self, params=None, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, maximize=False):
+        self.momentum = check_non_negative("momentum", momentum)
+        self.dampening = check_non_negative("dampening", dampening)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, lr, weight_decay, maximize)
 
-    @property
-    def lr(self) -> float:
-        return self.learning_rate
+    def _configure(self, kernel) -> None:
+        super()._configure(kernel)
+        kernel.momentum, kernel.dampening, kernel.nesterov = self.momentum, self.dampening, self.nesterov
 
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self.learning_rate = value
-
-    def _make_kernel(self):
-        return _core.SGD(self._learning_rate)
+    def _hyperparameters(self) -> dict:
+        return {"momentum": self.momentum, "dampening": self.dampening, "nesterov": self.nesterov,
+                **super()._hyperparameters()}
 
 
-class KerasSGD(Optimizer):
-    r"""Stochastic gradient descent, as ``keras.optimizers.SGD`` without momentum.
+class KerasSGD(KerasOptimizer):
+    r"""Stochastic gradient descent, exactly as ``keras.optimizers.SGD`` (Keras 3).
 
-    Update rule, per parameter :math:`p` with gradient :math:`g`:
+    Per parameter p with gradient g::
 
-        p <- p - learning_rate * g
+        m <- momentum * m - learning_rate * g             (only when momentum != 0)
+        p <- p + momentum * m - learning_rate * g         if nesterov
+        p <- p + m                                        if momentum != 0
+        p <- p - learning_rate * g                        otherwise
 
-    Args:
-        params: arrays to update in place, or None for ``model.compile``.
-        learning_rate: > 0 (Keras's default 0.01).
+    Defaults are Keras's: learning_rate=0.01, momentum=0.0, nesterov=False.
     """
 
-    def __init__(self, params: Iterable[np.ndarray] | None = None, learning_rate: float = 0.01):
-        super().__init__(params, learning_rate)
+    _kernel_class = _core.KerasSGD
 
-    def _make_kernel(self):
-        return _core.SGD(self._learning_rate)
+    def __init__(self, params=None, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        self.momentum = check_non_negative("momentum", momentum)
+        if self.momentum > 1:
+            raise ValueError(f"Invalid momentum: {momentum!r} (must be in [0, 1])")
+        self.nesterov = bool(nesterov)
+        super().__init__(params, learning_rate, **kwargs)
+
+    def _configure(self, kernel) -> None:
+        super()._configure(kernel)
+        kernel.momentum, kernel.nesterov = self.momentum, self.nesterov
+
+    def _hyperparameters(self) -> dict:
+        return {"momentum": self.momentum, "nesterov": self.nesterov, **super()._hyperparameters()}

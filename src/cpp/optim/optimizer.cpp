@@ -1,0 +1,71 @@
+#include "optim/optimizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace fastmlp {
+
+void Optimizer::bind(Index n) {
+  if (n < 0) throw std::invalid_argument("parameter count must be >= 0");
+  const auto names = state_names();
+  states_.resize(names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) states_[i].assign(n, initial_state(i));
+  bound_size_ = n;
+}
+
+double sum_of_squares(const float* g, Index n) {
+  // A fixed number of chunks, each summed in order, then the chunks in
+  // order: the same bits for any thread count, and no allocation.
+  constexpr Index kChunks = 64;
+  double partial[kChunks];
+  const Index chunk = (n + kChunks - 1) / kChunks;
+  const int threads = num_threads();
+#pragma omp parallel for num_threads(threads) if (n >= kParallelMinElements)
+  for (Index c = 0; c < kChunks; ++c) {
+    const Index begin = std::min(n, c * chunk), end = std::min(n, begin + chunk);
+    double s = 0;
+#pragma omp simd reduction(+ : s)
+    for (Index i = begin; i < end; ++i) s += double(g[i]) * double(g[i]);
+    partial[c] = s;
+  }
+  double total = 0;
+  for (double s : partial) total += s;
+  return total;
+}
+
+void Optimizer::step(const Span* spans, std::size_t count) {
+  Index total = 0;
+  for (std::size_t i = 0; i < count; ++i) total += spans[i].size;
+  if (total != bound_size_) bind(total);
+  const std::int64_t t = iterations + 1;
+  prepare(t);
+
+  GradientTransform base;
+  base.scale = maximize ? -1.0f : 1.0f;
+  if (clip_value > 0) base.clip = float(clip_value);
+  base.l2 = float(l2_weight_decay);
+  base.decay = float(learning_rate * decoupled_weight_decay);
+
+  // Keras's clip_by_norm / clip_by_global_norm: g * c / max(norm, c).
+  auto norm_scale = [](double norm, double c) { return float(c / std::max(norm, c)); };
+  float global_scale = 1.0f;
+  if (global_clip_norm > 0) {
+    double sq = 0;
+    for (std::size_t i = 0; i < count; ++i) sq += sum_of_squares(spans[i].grads, spans[i].size);
+    global_scale = norm_scale(std::sqrt(sq), global_clip_norm);
+  }
+  Index offset = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Span& s = spans[i];
+    GradientTransform transform = base;
+    transform.scale *= global_scale;
+    if (clip_norm > 0) transform.scale *= norm_scale(std::sqrt(sum_of_squares(s.grads, s.size)), clip_norm);
+    update(s, offset, transform);
+    offset += s.size;
+  }
+  finish(t);
+  ++iterations;
+}
+
+}  // namespace fastmlp
