@@ -30,6 +30,15 @@ __all__ = [
 ]
 
 
+
+def torch_lerp(start, end, weight):
+    """torch.lerp's formula, start + weight * (end - start), evaluated from the
+    nearer end as PyTorch does (exact at weight 1). In float64 it equals the
+    textbook moving average; in the float32 twin it rounds as torch does."""
+    if weight < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1 - weight)
+
 class _Reference:
     """Shared bookkeeping: step count, schedule, lazily sized float64 state.
 
@@ -162,7 +171,7 @@ class RMSprop(_Reference):
         v = a * self._buffer("square_avg", p) + (1 - a) * g * g
         self.state["square_avg"] = v
         if self.centered:
-            ga = a * self._buffer("grad_avg", p) + (1 - a) * g
+            ga = torch_lerp(self._buffer("grad_avg", p), g, 1 - a)
             self.state["grad_avg"] = ga
             avg = np.sqrt(v - ga * ga) + self.eps
         else:
@@ -210,7 +219,7 @@ class Adam(_Reference):
                 p = p * (1 - lr * self.weight_decay)
             else:
                 g = g + self.weight_decay * p
-        m = b1 * self._buffer("exp_avg", p) + (1 - b1) * g
+        m = torch_lerp(self._buffer("exp_avg", p), g, 1 - b1)
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
         bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
@@ -259,7 +268,7 @@ class Adamax(_Reference):
             g = -g
         if self.weight_decay != 0:
             g = g + self.weight_decay * p
-        m = b1 * self._buffer("exp_avg", p) + (1 - b1) * g
+        m = torch_lerp(self._buffer("exp_avg", p), g, 1 - b1)
         u = np.maximum(b2 * self._buffer("exp_inf", p), np.abs(g) + self.eps)
         self.state["exp_avg"], self.state["exp_inf"] = m, u
         clr = lr / (1 - b1 ** self.t)
@@ -308,7 +317,7 @@ class NAdam(_Reference):
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         self.mu_product *= mu
         mu_product_next = self.mu_product * mu_next
-        m = b1 * self._buffer("exp_avg", p) + (1 - b1) * g
+        m = torch_lerp(self._buffer("exp_avg", p), g, 1 - b1)
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
         denom = np.sqrt(v / (1 - b2 ** t)) + self.eps
@@ -361,7 +370,7 @@ class RAdam(_Reference):
                 p = p * (1 - lr * self.weight_decay)
             else:
                 g = g + self.weight_decay * p
-        m = b1 * self._buffer("exp_avg", p) + (1 - b1) * g
+        m = torch_lerp(self._buffer("exp_avg", p), g, 1 - b1)
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
         bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t

@@ -60,7 +60,7 @@ void activation_forward(Activation f, const T* z, T* a, Index N, Index K) {
       if (a != z) std::copy(z, z + n, a);
       break;
     case Activation::ReLU:
-#pragma omp parallel for simd num_threads(threads) if (parallel)
+#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (parallel)
       for (Index i = 0; i < n; ++i) a[i] = z[i] > T(0) ? z[i] : T(0);
       break;
     case Activation::Sigmoid:
@@ -92,15 +92,15 @@ void activation_backward(Activation f, const T* a, const T* da, T* dz, Index N, 
       if (dz != da) std::copy(da, da + n, dz);
       break;
     case Activation::ReLU:
-#pragma omp parallel for simd num_threads(threads) if (parallel)
+#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (parallel)
       for (Index i = 0; i < n; ++i) dz[i] = a[i] > T(0) ? da[i] : T(0);
       break;
     case Activation::Sigmoid:
-#pragma omp parallel for simd num_threads(threads) if (parallel)
+#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (parallel)
       for (Index i = 0; i < n; ++i) dz[i] = da[i] * a[i] * (T(1) - a[i]);
       break;
     case Activation::Tanh:
-#pragma omp parallel for simd num_threads(threads) if (parallel)
+#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (parallel)
       for (Index i = 0; i < n; ++i) dz[i] = da[i] * (T(1) - a[i] * a[i]);
       break;
     case Activation::Softmax:

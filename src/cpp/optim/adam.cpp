@@ -25,7 +25,7 @@ void TorchAdam::update(const Span& s, Index offset, const GradientTransform& t) 
   const float step = step_size_, inv_bc2 = inv_bias2_sqrt_;
   fused_loop(s.size, [=](Index i) {
     const float gi = t.grad(g[i], p[i]);
-    const float mi = m[i] + w1 * (gi - m[i]);
+    const float mi = torch_lerp(m[i], gi, w1);
     float vi = b2 * v[i] + w2 * gi * gi;
     m[i] = mi;
     v[i] = vi;

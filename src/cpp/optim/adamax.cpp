@@ -14,7 +14,7 @@ void TorchAdamax::update(const Span& s, Index offset, const GradientTransform& t
   const float clr = float(learning_rate / (1.0 - std::pow(beta1, double(iterations + 1))));
   fused_loop(s.size, [=](Index i) {
     const float gi = t.grad(g[i], p[i]);
-    const float mi = m[i] + w1 * (gi - m[i]);
+    const float mi = torch_lerp(m[i], gi, w1);
     const float ui = std::max(b2 * u[i], std::abs(gi) + e);
     m[i] = mi;
     u[i] = ui;

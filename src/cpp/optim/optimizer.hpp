@@ -43,11 +43,20 @@ struct GradientTransform {
 };
 
 // Runs f(i) for i in [0, n): OpenMP chunks above the threshold, SIMD within.
+// simd:static makes every chunk a whole number of vectors, so each element
+// takes the same code path (vector body or the one tail) for any thread
+// count: results are bit-identical on 1 or 16 threads.
 template <class F>
 inline void fused_loop(Index n, F&& f) {
   const int threads = num_threads();
-#pragma omp parallel for simd num_threads(threads) if (n >= kParallelMinElements)
+#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (n >= kParallelMinElements)
   for (Index i = 0; i < n; ++i) f(i);
+}
+
+// PyTorch's lerp, a + w (b - a), computed from the nearer end: exact at w = 1.
+// (Keras writes its moving averages as a + (b - a) w for every w.)
+inline float torch_lerp(float a, float b, float w) {
+  return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
 }
 
 class Optimizer {

@@ -28,7 +28,7 @@ void TorchRAdam::update(const Span& s, Index offset, const GradientTransform& t)
   const bool rectified = rectified_;
   fused_loop(s.size, [=](Index i) {
     const float gi = t.grad(g[i], p[i]);
-    const float mi = m[i] + w1 * (gi - m[i]);
+    const float mi = torch_lerp(m[i], gi, w1);
     const float vi = b2 * v[i] + w2 * gi * gi;
     m[i] = mi;
     v[i] = vi;

@@ -32,7 +32,7 @@ void TorchRMSprop::update(const Span& s, Index offset, const GradientTransform& 
     v[i] = vi;
     float var = vi;
     if (a) {
-      const float ai = a[i] + one_minus * (gi - a[i]);  // torch's lerp
+      const float ai = torch_lerp(a[i], gi, one_minus);
       a[i] = ai;
       var = centered_variance(vi, ai);
     }

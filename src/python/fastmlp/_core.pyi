@@ -11,19 +11,107 @@ def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def build_info() -> dict[str, Any]: ...
 def sgd_step(params: F32, grads: F32, lr: float) -> None: ...
+def sum_of_squares(array: F32) -> float: ...
+def scale_and_clip(array: F32, scale: float, clip: float) -> None: ...
 
 class Optimizer:
     learning_rate: float
     iterations: int
+    maximize: bool
+    l2_weight_decay: float
+    decoupled_weight_decay: float
+    clip_value: float
+    clip_norm: float
+    global_clip_norm: float
     @property
     def name(self) -> str: ...
     @property
+    def state_names(self) -> list[str]: ...
+    @property
+    def scalar_names(self) -> list[str]: ...
+    @property
     def bound_size(self) -> int: ...
     def bind(self, n: int) -> None: ...
-    def step(self, params: F32, grads: F32) -> None: ...
+    def state(self, index: int) -> F32: ...
+    def get_scalar(self, index: int) -> float: ...
+    def set_scalar(self, index: int, value: float) -> None: ...
+    def step(self, params: F32 | list[F32], grads: F32 | list[F32]) -> None: ...
 
-class SGD(Optimizer):
-    def __init__(self, learning_rate: float) -> None: ...
+class TorchSGD(Optimizer):
+    momentum: float
+    dampening: float
+    nesterov: bool
+
+class KerasSGD(Optimizer):
+    momentum: float
+    nesterov: bool
+
+class TorchAdagrad(Optimizer):
+    lr_decay: float
+    initial_accumulator_value: float
+    eps: float
+
+class KerasAdagrad(Optimizer):
+    initial_accumulator_value: float
+    epsilon: float
+
+class TorchRMSprop(Optimizer):
+    alpha: float
+    eps: float
+    momentum: float
+    centered: bool
+
+class KerasRMSprop(Optimizer):
+    rho: float
+    epsilon: float
+    momentum: float
+    centered: bool
+
+class TorchAdam(Optimizer):
+    beta1: float
+    beta2: float
+    eps: float
+    amsgrad: bool
+
+class KerasAdam(Optimizer):
+    beta1: float
+    beta2: float
+    epsilon: float
+    amsgrad: bool
+
+class TorchAdamax(Optimizer):
+    beta1: float
+    beta2: float
+    eps: float
+
+class KerasAdamax(Optimizer):
+    beta1: float
+    beta2: float
+    epsilon: float
+
+class TorchNAdam(Optimizer):
+    beta1: float
+    beta2: float
+    eps: float
+    momentum_decay: float
+
+class KerasNadam(Optimizer):
+    beta1: float
+    beta2: float
+    epsilon: float
+
+class TorchRAdam(Optimizer):
+    beta1: float
+    beta2: float
+    eps: float
+
+class Adadelta(Optimizer):
+    rho: float
+    eps: float
+
+class Lion(Optimizer):
+    beta1: float
+    beta2: float
 
 class Network:
     def __init__(self, input_dim: int, units: list[int], activations: list[str]) -> None: ...
@@ -47,7 +135,8 @@ class Network:
     def set_loss(self, loss: str) -> None: ...
     def set_optimizer(self, optimizer: Optimizer) -> None: ...
     def train_step(self, x: F32, y: np.ndarray) -> tuple[float, int, int]: ...
-    def train_epoch(self, x: F32, y: np.ndarray, batch_size: int, shuffle: bool, seed: int) -> tuple[float, int, int]: ...
+    def train_epoch(self, x: F32, y: np.ndarray, batch_size: int, shuffle: bool, seed: int,
+                    learning_rates: npt.NDArray[np.float64] | None = None) -> tuple[float, int, int]: ...
     def predict(self, x: F32, batch_size: int) -> F32: ...
     def evaluate(self, x: F32, y: np.ndarray, batch_size: int) -> tuple[float, int, int]: ...
 

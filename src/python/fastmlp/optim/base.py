@@ -291,14 +291,15 @@ class KerasOptimizer(Optimizer):
 
     def __init__(self, params, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None):
+        # As in Keras, 0 (or None) means no clipping.
         clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        clips = {k: (None if v is None or check_non_negative(k, v) == 0 else float(v)) for k, v in clips.items()}
         given = [k for k, v in clips.items() if v is not None]
         if len(given) > 1:
             raise ValueError(f"Only one of clipnorm, clipvalue and global_clipnorm can be set; got {', '.join(given)}")
         self.weight_decay = None if weight_decay is None else check_non_negative("weight_decay", weight_decay)
-        self.clipnorm = None if clipnorm is None else check_positive("clipnorm", clipnorm)
-        self.clipvalue = None if clipvalue is None else check_positive("clipvalue", clipvalue)
-        self.global_clipnorm = None if global_clipnorm is None else check_positive("global_clipnorm", global_clipnorm)
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (clips["clipnorm"], clips["clipvalue"],
+                                                               clips["global_clipnorm"])
         super().__init__(params, learning_rate)
 
     def _configure(self, kernel) -> None:
