@@ -249,8 +249,8 @@ def test_thread_count_is_settable_and_training_works_on_one_and_two():
 def test_training_releases_the_gil():
     # While a C++ epoch runs in a thread, this thread keeps executing Python.
     rng = np.random.default_rng(0)
-    x = rng.random((20000, 784), dtype=np.float32)
-    y = rng.integers(0, 10, size=20000)
+    x = rng.random((6000, 784), dtype=np.float32)
+    y = rng.integers(0, 10, size=6000)
     model = reference_mlp(input_shape=(784,))
     model.compile(optimizer="sgd")
     x = model._features(x)

@@ -16,12 +16,15 @@ void TorchSGD::update(const Span& s, Index offset, const GradientTransform& t) {
   }
   float* b = state(0) + offset;
   const float mu = float(momentum), keep = float(1 - dampening);
-  const bool first = iterations == 0, nest = nesterov;
-  fused_loop(s.size, [=](Index i) {
-    const float gi = t.grad(g[i], p[i]);
-    const float bi = first ? gi : mu * b[i] + keep * gi;
-    b[i] = bi;
-    p[i] = t.decayed(p[i]) - lr * (nest ? gi + mu * bi : bi);
+  with_option(iterations == 0, [&](auto first) {
+    with_option(nesterov, [&](auto nest) {
+      fused_loop(s.size, [=](Index i) {
+        const float gi = t.grad(g[i], p[i]);
+        const float bi = decltype(first)::value ? gi : mu * b[i] + keep * gi;
+        b[i] = bi;
+        p[i] = t.decayed(p[i]) - lr * (decltype(nest)::value ? gi + mu * bi : bi);
+      });
+    });
   });
 }
 
@@ -35,12 +38,13 @@ void KerasSGD::update(const Span& s, Index offset, const GradientTransform& t) {
   }
   float* m = state(0) + offset;
   const float mu = float(momentum);
-  const bool nest = nesterov;
-  fused_loop(s.size, [=](Index i) {
-    const float gi = t.grad(g[i], p[i]);
-    const float mi = mu * m[i] - lr * gi;
-    m[i] = mi;
-    p[i] = t.decayed(p[i]) + (nest ? mu * mi - lr * gi : mi);
+  with_option(nesterov, [&](auto nest) {
+    fused_loop(s.size, [=](Index i) {
+      const float gi = t.grad(g[i], p[i]);
+      const float mi = mu * m[i] - lr * gi;
+      m[i] = mi;
+      p[i] = t.decayed(p[i]) + (decltype(nest)::value ? mu * mi - lr * gi : mi);
+    });
   });
 }
 
