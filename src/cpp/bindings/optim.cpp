@@ -63,6 +63,7 @@ void bind_optim(py::module_& m) {
       .def_readwrite("maximize", &Optimizer::maximize)
       .def_readwrite("l2_weight_decay", &Optimizer::l2_weight_decay)
       .def_readwrite("decoupled_weight_decay", &Optimizer::decoupled_weight_decay)
+      .def_readwrite("torch_decay_form", &Optimizer::torch_decay_form)
       .def_readwrite("clip_value", &Optimizer::clip_value)
       .def_readwrite("clip_norm", &Optimizer::clip_norm)
       .def_readwrite("global_clip_norm", &Optimizer::global_clip_norm)

@@ -45,7 +45,10 @@ void Optimizer::step(const Span* spans, std::size_t count) {
   base.scale = maximize ? -1.0f : 1.0f;
   if (clip_value > 0) base.clip = float(clip_value);
   base.l2 = float(l2_weight_decay);
-  base.decay = float(learning_rate * decoupled_weight_decay);
+  if (torch_decay_form)
+    base.keep = float(1.0 - learning_rate * decoupled_weight_decay);
+  else
+    base.decay = float(learning_rate * decoupled_weight_decay);
 
   // Keras's clip_by_norm / clip_by_global_norm: g * c / max(norm, c).
   auto norm_scale = [](double norm, double c) { return float(c / std::max(norm, c)); };

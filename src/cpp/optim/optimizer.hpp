@@ -33,14 +33,18 @@ struct GradientTransform {
   float scale = 1;                                      // -1 for maximize, times a norm-clip factor
   float clip = std::numeric_limits<float>::infinity();  // |g| <= clip
   float l2 = 0;                                         // g += l2 * p   (torch weight_decay)
-  float decay = 0;                                      // p -= decay * p (lr * decoupled weight decay)
+  // Decoupled decay in either framework's rounding, without a branch:
+  // PyTorch p * (1 - lr wd) sets keep = 1 - lr wd, decay = 0;
+  // Keras p - p * (wd lr) sets keep = 1, decay = wd lr. (x * 1 and x - 0 are exact.)
+  float keep = 1;
+  float decay = 0;
 
   float grad(float g, float p) const {
     g *= scale;
     g = g < -clip ? -clip : (g > clip ? clip : g);
     return g + l2 * p;
   }
-  float decayed(float p) const { return p - decay * p; }
+  float decayed(float p) const { return p * keep - p * decay; }
 };
 
 // Runs f(i) for i in [0, n): OpenMP chunks above the threshold, SIMD within.
@@ -112,6 +116,7 @@ class Optimizer {
   bool maximize = false;
   double l2_weight_decay = 0;         // coupled: added to the gradient
   double decoupled_weight_decay = 0;  // p -= lr * decoupled_weight_decay * p, before the rule
+  bool torch_decay_form = false;      // round it as p * (1 - lr wd), PyTorch's form
   double clip_value = 0;              // 0: off
   double clip_norm = 0;               // per span (tensor); 0: off
   double global_clip_norm = 0;        // over all spans; 0: off

@@ -20,6 +20,7 @@ class Optimizer:
     maximize: bool
     l2_weight_decay: float
     decoupled_weight_decay: float
+    torch_decay_form: bool
     clip_value: float
     clip_norm: float
     global_clip_norm: float

@@ -277,6 +277,7 @@ class TorchOptimizer(Optimizer):
         kernel.maximize = self.maximize
         if self._decoupled_weight_decay:
             kernel.decoupled_weight_decay = self.weight_decay
+            kernel.torch_decay_form = True  # p * (1 - lr * weight_decay), rounded as torch does
         else:
             kernel.l2_weight_decay = self.weight_decay
 
