@@ -238,8 +238,13 @@ class Optimizer:
         return 4 * max(self._kernel.bound_size, 0) * len(self._kernel.state_names)
 
     # ------------------------------------------------------------- report
+    @classmethod
+    def _public_name(cls) -> str:
+        """How users spell the class: "Adam" or "keras.Adam"."""
+        return cls.__name__
+
     def get_config(self) -> dict:
-        config = {"name": type(self).__name__}
+        config = {"name": self._public_name()}
         rate = self._learning_rate
         config[self._lr_argument] = rate if not callable(rate) else repr(rate)
         config.update(self._hyperparameters())
@@ -250,7 +255,7 @@ class Optimizer:
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
-        return f"{type(self).__name__}({args})"
+        return f"{self._public_name()}({args})"
 
 
 class TorchOptimizer(Optimizer):
@@ -302,6 +307,10 @@ class KerasOptimizer(Optimizer):
         self.clipnorm, self.clipvalue, self.global_clipnorm = (clips["clipnorm"], clips["clipvalue"],
                                                                clips["global_clipnorm"])
         super().__init__(params, learning_rate)
+
+    @classmethod
+    def _public_name(cls) -> str:
+        return "keras." + cls.__name__.removeprefix("Keras")
 
     def _configure(self, kernel) -> None:
         kernel.decoupled_weight_decay = self.weight_decay or 0.0
