@@ -108,7 +108,8 @@ def test_history_has_keras_keys_and_the_partial_batch_counts():
     x, y = small_problem(n=203)
     model = small_model()
     history = model.fit(x, y, batch_size=20, epochs=3, validation_split=0.2, verbose=0)
-    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_time"}
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
+                                   "epoch_time"}
     assert all(len(v) == 3 for v in history.history.values())
     # ceil(203 * 0.8) = 163 training rows -> 9 batches of 20 and one of 3, per epoch
     assert model.optimizer.iterations == 3 * 9

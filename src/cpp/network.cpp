@@ -1,49 +1,103 @@
 #include "network.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <string>
 
+#include "batchnorm.hpp"
 #include "dense.hpp"
-#include "rng.hpp"
 
 namespace fastmlp {
 
-Network::Network(Index input_dim, std::vector<Index> units, std::vector<Activation> activations)
-    : input_dim_(input_dim), units_(std::move(units)), activations_(std::move(activations)) {
+Network::Network(Index input_dim, std::vector<LayerSpec> specs) : input_dim_(input_dim) {
   if (input_dim_ < 1) throw std::invalid_argument("input_dim must be >= 1");
-  if (units_.empty()) throw std::invalid_argument("a network needs at least one layer");
-  if (units_.size() != activations_.size())
-    throw std::invalid_argument("one activation per layer is required");
-  Index offset = 0;
-  for (Index l = 0; l < num_layers(); ++l) {
-    if (units_[l] < 1) throw std::invalid_argument("every layer needs units >= 1");
-    offsets_.push_back(offset);
-    offset += (layer_inputs(l) + 1) * units_[l];
+  if (specs.empty()) throw std::invalid_argument("a network needs at least one layer");
+  Index width = input_dim_, params = 0, stats = 0;
+  for (const LayerSpec& spec : specs) {
+    Layer layer;
+    layer.spec = spec;
+    layer.in = width;
+    layer.param_offset = params;
+    switch (spec.kind) {
+      case LayerKind::Dense:
+        if (spec.units < 1) throw std::invalid_argument("every Dense layer needs units >= 1");
+        if (spec.l1 < 0 || spec.l2 < 0) throw std::invalid_argument("regularization factors must be >= 0");
+        layer.out = spec.units;
+        layer.param_count = (width + 1) * spec.units;
+        has_regularizer_ = has_regularizer_ || spec.l1 > 0 || spec.l2 > 0;
+        break;
+      case LayerKind::BatchNorm:
+        if (!(spec.momentum >= 0 && spec.momentum <= 1)) throw std::invalid_argument("BatchNormalization momentum must be in [0, 1]");
+        if (!(spec.epsilon > 0)) throw std::invalid_argument("BatchNormalization epsilon must be > 0");
+        layer.out = width;
+        layer.param_count = 2 * width;
+        layer.stats_offset = stats;
+        stats += 2 * width;
+        layer.mean.resize(width);
+        layer.var.resize(width);
+        layer.inv_std.resize(width);
+        break;
+      case LayerKind::Dropout:
+        if (!(spec.rate >= 0 && spec.rate < 1)) throw std::invalid_argument("Dropout rate must be in [0, 1)");
+        layer.out = width;
+        break;
+    }
+    params += layer.param_count;
+    width = layer.out;
+    layers_.push_back(std::move(layer));
   }
-  params_.assign(offset, 0.0f);
-  grads_.assign(offset, 0.0f);
-  outputs_.resize(units_.size());
+  params_.assign(params, 0.0f);
+  grads_.assign(params, 0.0f);
+  stats_.assign(stats, 0.0f);
+  for (const Layer& layer : layers_) {
+    if (layer.param_count == 0) continue;
+    if (layer.spec.kind == LayerKind::Dense) {
+      const Index w = layer.param_offset, b = w + layer.in * layer.out;
+      tensor_spans_.push_back({params_.data() + w, grads_.data() + w, b - w});
+      tensor_spans_.push_back({params_.data() + b, grads_.data() + b, layer.out});
+    } else {
+      const Index g = layer.param_offset, b = g + layer.out;
+      tensor_spans_.push_back({params_.data() + g, grads_.data() + g, layer.out});
+      tensor_spans_.push_back({params_.data() + b, grads_.data() + b, layer.out});
+    }
+  }
 }
 
 void Network::initialize(const std::vector<Initializer>& kernel_init, std::uint64_t seed) {
-  if (Index(kernel_init.size()) != num_layers())
-    throw std::invalid_argument("one kernel initializer per layer is required");
+  Index dense = 0;
+  for (const Layer& layer : layers_) dense += layer.spec.kind == LayerKind::Dense;
+  if (Index(kernel_init.size()) != dense)
+    throw std::invalid_argument("one kernel initializer per Dense layer is required");
   Rng rng(seed);
-  for (Index l = 0; l < num_layers(); ++l) {
-    fastmlp::initialize(kernel_init[l], params_.data() + weight_offset(l), layer_inputs(l),
-                        units_[l], rng);
-    std::fill_n(params_.data() + bias_offset(l), units_[l], 0.0f);
+  std::size_t next = 0;
+  for (Layer& layer : layers_) {
+    float* p = params_.data() + layer.param_offset;
+    if (layer.spec.kind == LayerKind::Dense) {
+      fastmlp::initialize(kernel_init[next++], p, layer.in, layer.out, rng);
+      std::fill_n(p + layer.in * layer.out, layer.out, 0.0f);
+    } else if (layer.spec.kind == LayerKind::BatchNorm) {
+      std::fill_n(p, layer.out, 1.0f);              // gamma
+      std::fill_n(p + layer.out, layer.out, 0.0f);  // beta
+      std::fill_n(stats_.data() + layer.stats_offset, layer.out, 0.0f);              // moving mean
+      std::fill_n(stats_.data() + layer.stats_offset + layer.out, layer.out, 1.0f);  // moving variance
+    }
   }
 }
 
+bool Network::fused_softmax_loss() const {
+  const LayerSpec& last = layers_.back().spec;
+  return last.kind == LayerKind::Dense && last.activation == Activation::Softmax &&
+         loss_ != Loss::MeanSquaredError;
+}
+
 void Network::set_loss(Loss loss) {
-  if (loss != Loss::MeanSquaredError && activations_.back() != Activation::Softmax)
-    throw std::invalid_argument(
-        "cross-entropy losses need a softmax output layer; the last layer's activation is '" +
-        std::string(activation_name(activations_.back())) + "'");
+  const LayerSpec& last = layers_.back().spec;
+  if (loss != Loss::MeanSquaredError &&
+      !(last.kind == LayerKind::Dense && last.activation == Activation::Softmax))
+    throw std::invalid_argument("cross-entropy losses need a Dense softmax output layer");
   loss_ = loss;
   loss_set_ = true;
 }
@@ -52,20 +106,15 @@ void Network::set_optimizer(std::shared_ptr<Optimizer> optimizer) {
   if (!optimizer) throw std::invalid_argument("optimizer must not be None");
   optimizer->bind(num_params());
   optimizer_ = std::move(optimizer);
-  tensor_spans_.clear();
-  for (Index l = 0; l < num_layers(); ++l) {
-    const Index w = weight_offset(l), b = bias_offset(l);
-    tensor_spans_.push_back({params_.data() + w, grads_.data() + w, b - w});
-    tensor_spans_.push_back({params_.data() + b, grads_.data() + b, units_[l]});
-  }
 }
 
 void Network::reserve(Index n) {
   if (n <= capacity_) return;
   Index widest = input_dim_;
-  for (Index l = 0; l < num_layers(); ++l) {
-    outputs_[l].resize(n * units_[l]);
-    widest = std::max(widest, units_[l]);
+  for (Layer& layer : layers_) {
+    layer.output.resize(n * layer.out);
+    if (layer.spec.kind != LayerKind::Dense) layer.saved.resize(n * layer.out);
+    widest = std::max(widest, layer.out);
   }
   delta_.resize(n * widest);
   delta_next_.resize(n * widest);
@@ -75,22 +124,75 @@ void Network::reserve(Index n) {
   capacity_ = n;
 }
 
-const float* Network::forward(const float* x, Index n) {
+const float* Network::forward(const float* x, Index n, bool training) {
   const float* in = x;
-  for (Index l = 0; l < num_layers(); ++l) {
-    float* out = outputs_[l].data();
-    dense_forward(in, params_.data() + weight_offset(l), params_.data() + bias_offset(l), out, n,
-                  layer_inputs(l), units_[l]);
-    const bool last = l == num_layers() - 1;
-    if (!(last && fused_softmax_loss())) activation_forward(activations_[l], out, out, n, units_[l]);
+  const Index last = num_layers() - 1;
+  for (Index l = 0; l <= last; ++l) {
+    Layer& layer = layers_[l];
+    float* out = layer.output.data();
+    const float* p = params_.data() + layer.param_offset;
+    const Index K = layer.out;
+    switch (layer.spec.kind) {
+      case LayerKind::Dense:
+        dense_forward(in, p, p + layer.in * K, out, n, layer.in, K);
+        if (!(l == last && fused_softmax_loss())) activation_forward(layer.spec.activation, out, out, n, K);
+        break;
+      case LayerKind::BatchNorm: {
+        const float eps = float(layer.spec.epsilon);
+        float* moving_mean = stats_.data() + layer.stats_offset;
+        float* moving_var = moving_mean + K;
+        if (training) {
+          batchnorm_forward_train(in, p, p + K, out, layer.saved.data(), layer.mean.data(), layer.var.data(),
+                                  layer.inv_std.data(), n, K, eps);
+          const float keep = float(layer.spec.momentum), take = float(1 - layer.spec.momentum);
+          for (Index k = 0; k < K; ++k) {
+            moving_mean[k] = moving_mean[k] * keep + layer.mean[k] * take;
+            moving_var[k] = moving_var[k] * keep + layer.var[k] * take;
+          }
+        } else {
+          batchnorm_forward_infer(in, p, p + K, moving_mean, moving_var, out, n, K, eps);
+        }
+        break;
+      }
+      case LayerKind::Dropout: {
+        const Index size = n * K;
+        if (training && layer.spec.rate > 0) {
+          // Inverted dropout: kept units are scaled by 1 / (1 - rate).
+          const double rate = layer.spec.rate;
+          const float scale = float(1.0 / (1.0 - rate));
+          float* mask = layer.saved.data();
+          for (Index i = 0; i < size; ++i) mask[i] = dropout_rng_.uniform() >= rate ? scale : 0.0f;
+          for (Index i = 0; i < size; ++i) out[i] = in[i] * mask[i];
+        } else {
+          std::copy(in, in + size, out);
+        }
+        break;
+      }
+    }
     in = out;
   }
   return in;
 }
 
+double Network::regularization_penalty() const {
+  double total = 0;
+  if (!has_regularizer_) return 0;
+  for (const Layer& layer : layers_) {
+    if (layer.spec.kind != LayerKind::Dense || (layer.spec.l1 == 0 && layer.spec.l2 == 0)) continue;
+    const float* w = params_.data() + layer.param_offset;
+    double abs_sum = 0, sq_sum = 0;
+    for (Index i = 0, size = layer.in * layer.out; i < size; ++i) {
+      abs_sum += std::abs(double(w[i]));
+      sq_sum += double(w[i]) * double(w[i]);
+    }
+    total += layer.spec.l1 * abs_sum + layer.spec.l2 * sq_sum;
+  }
+  return total;
+}
+
 Metrics Network::loss_and_output_grad(Targets y, Index n, bool with_grad) {
   const Index K = output_dim();
-  const float* out = outputs_.back().data();
+  const float* out = layers_.back().output.data();
   float* grad = with_grad ? delta_.data() : nullptr;
   const float scale = 1.0f / float(n);
   Metrics m;
@@ -104,37 +206,56 @@ Metrics Network::loss_and_output_grad(Targets y, Index n, bool with_grad) {
       break;
     case Loss::MeanSquaredError:
       m.loss_sum = mean_squared_error(out, y.dense, n, K, grad, scale, &m.correct);
-      if (grad) activation_backward(activations_.back(), out, grad, grad, n, K);
+      if (grad && layers_.back().spec.kind == LayerKind::Dense)
+        activation_backward(layers_.back().spec.activation, out, grad, grad, n, K);
       break;
   }
+  // Keras reports the data loss plus the regularization penalty.
+  m.loss_sum += regularization_penalty() * double(n);
   return m;
 }
 
 void Network::backward(const float* x, Index n) {
-  // delta_ holds dL/dz of the last layer; walk down, swapping buffers.
+  // delta_ holds dL/dz of the last layer (pre-activation for Dense).
   for (Index l = num_layers() - 1; l >= 0; --l) {
-    const float* in = l == 0 ? x : outputs_[l - 1].data();
+    Layer& layer = layers_[l];
+    const float* in = l == 0 ? x : layers_[l - 1].output.data();
     float* dx = l == 0 ? nullptr : delta_next_.data();
-    dense_backward(in, params_.data() + weight_offset(l), delta_.data(), dx,
-                   grads_.data() + weight_offset(l), grads_.data() + bias_offset(l), n,
-                   layer_inputs(l), units_[l], /*accumulate=*/false);
+    float* p = params_.data() + layer.param_offset;
+    float* g = grads_.data() + layer.param_offset;
+    const Index K = layer.out;
+    switch (layer.spec.kind) {
+      case LayerKind::Dense: {
+        dense_backward(in, p, delta_.data(), dx, g, g + layer.in * K, n, layer.in, K, /*accumulate=*/false);
+        const float l1 = float(layer.spec.l1), two_l2 = float(2 * layer.spec.l2);
+        if (l1 > 0 || two_l2 > 0) {
+          for (Index i = 0, size = layer.in * K; i < size; ++i)
+            g[i] += two_l2 * p[i] + l1 * float((p[i] > 0) - (p[i] < 0));
+        }
+        break;
+      }
+      case LayerKind::BatchNorm:
+        batchnorm_backward(delta_.data(), layer.saved.data(), p, layer.inv_std.data(),
+                           dx ? dx : delta_.data(), g, g + K, n, K);
+        break;
+      case LayerKind::Dropout:
+        if (dx) {
+          if (layer.spec.rate > 0) {
+            const float* mask = layer.saved.data();
+            for (Index i = 0, size = n * K; i < size; ++i) dx[i] = delta_.data()[i] * mask[i];
+          } else {
+            std::copy(delta_.data(), delta_.data() + n * K, dx);
+          }
+        }
+        break;
+    }
     if (l > 0) {
-      activation_backward(activations_[l - 1], outputs_[l - 1].data(), dx, dx, n, units_[l - 1]);
+      const Layer& below = layers_[l - 1];
+      if (below.spec.kind == LayerKind::Dense)
+        activation_backward(below.spec.activation, below.output.data(), dx, dx, n, below.out);
       std::swap(delta_, delta_next_);
     }
   }
-}
-
-Metrics Network::train_step(const float* x, Targets y, Index n) {
-  if (!loss_set_) throw std::logic_error("set a loss before training");
-  if (!optimizer_) throw std::logic_error("set an optimizer before training");
-  if (n < 1) throw std::invalid_argument("a batch needs at least one row");
-  reserve(n);
-  forward(x, n);
-  const Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
-  backward(x, n);
-  apply_optimizer();
-  return m;
 }
 
 void Network::apply_optimizer() {
@@ -142,6 +263,18 @@ void Network::apply_optimizer() {
     optimizer_->step(tensor_spans_.data(), tensor_spans_.size());
   else
     optimizer_->step(params_.data(), grads_.data(), num_params());
+}
+
+Metrics Network::train_step(const float* x, Targets y, Index n) {
+  if (!loss_set_) throw std::logic_error("set a loss before training");
+  if (!optimizer_) throw std::logic_error("set an optimizer before training");
+  if (n < 1) throw std::invalid_argument("a batch needs at least one row");
+  reserve(n);
+  forward(x, n, /*training=*/true);
+  const Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
+  backward(x, n);
+  apply_optimizer();
+  return m;
 }
 
 Targets Network::slice(Targets y, Index start, Index output_dim) {
@@ -158,13 +291,17 @@ Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_siz
   if (!loss_set_) throw std::logic_error("set a loss before training");
   if (!optimizer_) throw std::logic_error("set an optimizer before training");
   const Index batch = std::min(batch_size, n);
+  const Index steps = (n + batch - 1) / batch;
   reserve(batch);
+  seed_dropout(seed ^ 0x6A09E667F3BCC909ull);  // dropout masks: reproducible, apart from the order
+  auto previous = std::chrono::steady_clock::now();
   Metrics total;
   if (!shuffle) {
     for (Index start = 0, step = 0; start < n; start += batch, ++step) {
       const Index rows = std::min(batch, n - start);
       if (learning_rates) optimizer_->learning_rate = learning_rates[step];
       total.add(train_step(x + start * input_dim_, slice(y, start, output_dim()), rows));
+      report(total, step + 1, steps, step + 1 == steps, previous);
     }
     return total;
   }
@@ -181,16 +318,25 @@ Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_siz
     Targets batch_y;
     for (Index r = 0; r < rows; ++r) {
       const Index src = order_[start + r];
-      std::memcpy(batch_x_.data() + r * input_dim_, x + src * input_dim_,
-                  sizeof(float) * input_dim_);
+      std::memcpy(batch_x_.data() + r * input_dim_, x + src * input_dim_, sizeof(float) * input_dim_);
       if (y.labels) batch_labels_[r] = y.labels[src];
       if (y.dense) std::memcpy(batch_dense_.data() + r * K, y.dense + src * K, sizeof(float) * K);
     }
     if (y.labels) batch_y.labels = batch_labels_.data();
     if (y.dense) batch_y.dense = batch_dense_.data();
     total.add(train_step(batch_x_.data(), batch_y, rows));
+    report(total, step + 1, steps, step + 1 == steps, previous);
   }
   return total;
+}
+
+void Network::report(const Metrics& running, Index done, Index total, bool last,
+                     std::chrono::steady_clock::time_point& previous) {
+  if (!progress_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!last && std::chrono::duration<double>(now - previous).count() < progress_interval_) return;
+  previous = now;
+  progress_(running, done, total);
 }
 
 void Network::predict(const float* x, Index n, float* out, Index batch_size) {
@@ -200,7 +346,7 @@ void Network::predict(const float* x, Index n, float* out, Index batch_size) {
   const Index K = output_dim();
   for (Index start = 0; start < n; start += batch) {
     const Index rows = std::min(batch, n - start);
-    const float* result = forward(x + start * input_dim_, rows);
+    const float* result = forward(x + start * input_dim_, rows, /*training=*/false);
     if (fused_softmax_loss())
       activation_forward(Activation::Softmax, result, out + start * K, rows, K);
     else
@@ -216,7 +362,7 @@ Metrics Network::evaluate(const float* x, Targets y, Index n, Index batch_size) 
   Metrics total;
   for (Index start = 0; start < n; start += batch) {
     const Index rows = std::min(batch, n - start);
-    forward(x + start * input_dim_, rows);
+    forward(x + start * input_dim_, rows, /*training=*/false);
     total.add(loss_and_output_grad(slice(y, start, output_dim()), rows, /*with_grad=*/false));
   }
   return total;

@@ -1,11 +1,15 @@
-// A stack of dense layers trained as one unit.
+// A stack of layers trained as one unit.
 //
-// All parameters live in one contiguous float32 buffer, all gradients in a
-// second one of the same layout: for each layer, W (in x out, row-major) then
-// b (out). Activations and scratch are sized for the largest batch seen and
-// reused, so a steady-state training step allocates nothing.
+// All trainable parameters live in one contiguous float32 buffer, all
+// gradients in a second one of the same layout: a Dense layer holds W
+// (in x out, row-major) then b (out); a BatchNormalization layer gamma then
+// beta. Batch normalization's moving statistics are not trained; they live in
+// a third buffer. Activations and scratch are sized for the largest batch
+// seen and reused, so a steady-state training step allocates nothing.
 #pragma once
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -15,8 +19,20 @@
 #include "losses.hpp"
 #include "matrix.hpp"
 #include "optim/optimizer.hpp"
+#include "rng.hpp"
 
 namespace fastmlp {
+
+enum class LayerKind { Dense, BatchNorm, Dropout };
+
+struct LayerSpec {
+  LayerKind kind = LayerKind::Dense;
+  Index units = 0;                               // Dense: output width
+  Activation activation = Activation::Linear;    // Dense
+  double l1 = 0, l2 = 0;                         // Dense: kernel regularizer
+  double momentum = 0.99, epsilon = 1e-3;        // BatchNorm (Keras's defaults)
+  double rate = 0;                               // Dropout: fraction dropped, in [0, 1)
+};
 
 // Training targets for n rows: integer class labels (n) or dense targets
 // (n x output_dim). Exactly one pointer is set.
@@ -39,28 +55,36 @@ struct Metrics {
 
 class Network {
  public:
-  Network(Index input_dim, std::vector<Index> units, std::vector<Activation> activations);
+  Network(Index input_dim, std::vector<LayerSpec> layers);
 
   Index input_dim() const { return input_dim_; }
-  Index output_dim() const { return units_.back(); }
-  Index num_layers() const { return Index(units_.size()); }
-  Index layer_inputs(Index layer) const { return layer == 0 ? input_dim_ : units_[layer - 1]; }
-  Index layer_units(Index layer) const { return units_[layer]; }
-  Activation layer_activation(Index layer) const { return activations_[layer]; }
-  Index weight_offset(Index layer) const { return offsets_[layer]; }
-  Index bias_offset(Index layer) const { return offsets_[layer] + layer_inputs(layer) * units_[layer]; }
+  Index output_dim() const { return layers_.back().out; }
+  Index num_layers() const { return Index(layers_.size()); }
+  const LayerSpec& layer_spec(Index l) const { return layers_[l].spec; }
+  Index layer_inputs(Index l) const { return layers_[l].in; }
+  Index layer_outputs(Index l) const { return layers_[l].out; }
+  // Offsets into params()/grads(): Dense W then b, BatchNorm gamma then beta.
+  Index param_offset(Index l) const { return layers_[l].param_offset; }
+  Index param_count(Index l) const { return layers_[l].param_count; }
+  // BatchNorm: offset of moving_mean (then moving_variance) in moving_stats().
+  Index stats_offset(Index l) const { return layers_[l].stats_offset; }
 
   Index num_params() const { return Index(params_.size()); }
   float* params() { return params_.data(); }
   float* grads() { return grads_.data(); }
+  Index num_stats() const { return Index(stats_.size()); }
+  float* moving_stats() { return stats_.data(); }
 
-  // Kernels from `kernel_init` (one per layer), biases zero; same seed, same weights.
+  // Dense kernels from `kernel_init` (one per Dense layer, in order), biases
+  // zero; BatchNorm gamma 1, beta 0, moving mean 0, moving variance 1.
   void initialize(const std::vector<Initializer>& kernel_init, std::uint64_t seed);
 
   void set_loss(Loss loss);
   Loss loss() const { return loss_; }
   void set_optimizer(std::shared_ptr<Optimizer> optimizer);
   Optimizer* optimizer() const { return optimizer_.get(); }
+  // Seeds dropout's masks for the following train_step calls.
+  void seed_dropout(std::uint64_t seed) { dropout_rng_ = Rng(seed); }
 
   // Forward, loss, backward and one optimizer update on a batch of n rows.
   // Returns the batch's metrics measured before the update (as Keras reports).
@@ -73,45 +97,65 @@ class Network {
   Metrics train_epoch(const float* x, Targets y, Index n, Index batch_size, bool shuffle,
                       std::uint64_t seed, const double* learning_rates = nullptr);
 
-  // Outputs (n x output_dim) after the final activation.
+  // Outputs (n x output_dim) after the final activation, in inference mode.
   void predict(const float* x, Index n, float* out, Index batch_size);
 
   Metrics evaluate(const float* x, Targets y, Index n, Index batch_size);
+
+  // Called from train_epoch at most every `interval_seconds` (and after the
+  // last step) with the running metrics, the steps done and the steps in all.
+  using Progress = std::function<void(const Metrics&, Index, Index)>;
+  void set_progress(Progress progress, double interval_seconds) {
+    progress_ = std::move(progress);
+    progress_interval_ = interval_seconds;
+  }
 
   // Largest batch the workspace currently holds.
   Index capacity() const { return capacity_; }
 
  private:
+  struct Layer {
+    LayerSpec spec;
+    Index in = 0, out = 0;
+    Index param_offset = 0, param_count = 0, stats_offset = 0;
+    AlignedVector<float> output;  // capacity x out
+    AlignedVector<float> saved;   // BatchNorm: x^; Dropout: the mask (scaled)
+    AlignedVector<float> mean, var, inv_std;  // BatchNorm batch statistics (out)
+  };
+
   // Softmax output with a cross-entropy loss: the loss takes logits, stably.
-  bool fused_softmax_loss() const {
-    return activations_.back() == Activation::Softmax && loss_ != Loss::MeanSquaredError;
-  }
+  bool fused_softmax_loss() const;
   void reserve(Index n);
   // Runs the layers on n rows; the last buffer holds logits when the loss is fused.
-  const float* forward(const float* x, Index n);
+  const float* forward(const float* x, Index n, bool training);
   // Loss and gradient w.r.t. the last layer's pre-activation, written to delta_.
   Metrics loss_and_output_grad(Targets y, Index n, bool with_grad);
+  // Sum of the kernel regularizers' penalties.
+  double regularization_penalty() const;
   void backward(const float* x, Index n);
   void apply_optimizer();
   static Targets slice(Targets y, Index start, Index output_dim);
 
   Index input_dim_;
-  std::vector<Index> units_;
-  std::vector<Activation> activations_;
-  std::vector<Index> offsets_;
-  AlignedVector<float> params_, grads_;
+  std::vector<Layer> layers_;
+  AlignedVector<float> params_, grads_, stats_;
   Loss loss_ = Loss::SparseCategoricalCrossentropy;
   bool loss_set_ = false;
+  bool has_regularizer_ = false;
   std::shared_ptr<Optimizer> optimizer_;
+  Rng dropout_rng_{0};
 
-  // Workspace for up to capacity_ rows.
   Index capacity_ = 0;
-  std::vector<AlignedVector<float>> outputs_;  // outputs_[l]: layer l's output
-  AlignedVector<float> delta_, delta_next_;   // gradients flowing backward
-  AlignedVector<float> batch_x_, batch_dense_; // gathered mini-batch
+  AlignedVector<float> delta_, delta_next_;    // gradients flowing backward
+  AlignedVector<float> batch_x_, batch_dense_;  // gathered mini-batch
   std::vector<std::int32_t> batch_labels_;
   std::vector<std::int64_t> order_;  // row order of the current epoch
-  std::vector<Span> tensor_spans_;   // one per W and b, for per-tensor clipping
+  std::vector<Span> tensor_spans_;   // one per parameter tensor, for per-tensor clipping
+  Progress progress_;
+  double progress_interval_ = 0.1;
+  // Reports progress if the interval has passed (or `last`).
+  void report(const Metrics& running, Index done, Index total, bool last,
+              std::chrono::steady_clock::time_point& previous);
 };
 
 }  // namespace fastmlp

@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "activations.hpp"
+#include "batchnorm.hpp"
 #include "bindings/arrays.hpp"
 #include "dense.hpp"
 #include "losses.hpp"
@@ -102,6 +103,35 @@ py::object dense_loss_py(py::handle p_obj, py::handle t_obj) {
   return py::make_tuple(sum / double(N), grad, correct);
 }
 
+template <typename T>
+py::object batchnorm_forward_py(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj, double eps) {
+  auto x = require_array<T>(x_obj, "x", 2);
+  auto gamma = require_array<T>(gamma_obj, "gamma", 1), beta = require_array<T>(beta_obj, "beta", 1);
+  const Index N = x.shape(0), K = x.shape(1);
+  require(N > 0, "empty batch");
+  require(gamma.shape(0) == K && beta.shape(0) == K,
+          "gamma has shape " + shape_string(gamma) + " and beta " + shape_string(beta) + " but x has shape " + shape_string(x));
+  auto y = new_matrix<T>(N, K), x_hat = new_matrix<T>(N, K);
+  py::array_t<T> mean(K), var(K), inv_std(K);
+  batchnorm_forward_train(x.data(), gamma.data(), beta.data(), y.mutable_data(), x_hat.mutable_data(),
+                          mean.mutable_data(), var.mutable_data(), inv_std.mutable_data(), N, K, T(eps));
+  return py::make_tuple(y, x_hat, mean, var, inv_std);
+}
+
+template <typename T>
+py::object batchnorm_backward_py(py::handle dy_obj, py::handle x_hat_obj, py::handle gamma_obj, py::handle inv_std_obj) {
+  auto dy = require_array<T>(dy_obj, "dy", 2), x_hat = require_array<T>(x_hat_obj, "x_hat", 2);
+  auto gamma = require_array<T>(gamma_obj, "gamma", 1), inv_std = require_array<T>(inv_std_obj, "inv_std", 1);
+  const Index N = dy.shape(0), K = dy.shape(1);
+  require(x_hat.shape(0) == N && x_hat.shape(1) == K, "x_hat has shape " + shape_string(x_hat) + " but dy has shape " + shape_string(dy));
+  require(gamma.shape(0) == K && inv_std.shape(0) == K, "gamma and inv_std must have " + std::to_string(K) + " values");
+  auto dx = new_matrix<T>(N, K);
+  py::array_t<T> dgamma(K), dbeta(K);
+  batchnorm_backward(dy.data(), x_hat.data(), gamma.data(), inv_std.data(), dx.mutable_data(),
+                     dgamma.mutable_data(), dbeta.mutable_data(), N, K);
+  return py::make_tuple(dx, dgamma, dbeta);
+}
+
 }  // namespace
 
 void bind_kernels(py::module_& m) {
@@ -125,6 +155,13 @@ void bind_kernels(py::module_& m) {
     return is_float64(z) ? dense_loss_py<double, softmax_crossentropy<double>>(z, t)
                          : dense_loss_py<float, softmax_crossentropy<float>>(z, t);
   }, py::arg("logits"), py::arg("targets"), "(mean loss, d mean loss / d logits, hits)");
+  k.def("batchnorm_forward_train", [](py::handle x, py::handle gamma, py::handle beta, double eps) {
+    return is_float64(x) ? batchnorm_forward_py<double>(x, gamma, beta, eps) : batchnorm_forward_py<float>(x, gamma, beta, eps);
+  }, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon") = 1e-3,
+  "(y, x_hat, batch mean, batch variance (biased), inv_std)");
+  k.def("batchnorm_backward", [](py::handle dy, py::handle x_hat, py::handle gamma, py::handle inv_std) {
+    return is_float64(dy) ? batchnorm_backward_py<double>(dy, x_hat, gamma, inv_std) : batchnorm_backward_py<float>(dy, x_hat, gamma, inv_std);
+  }, py::arg("dy"), py::arg("x_hat"), py::arg("gamma"), py::arg("inv_std"), "(dx, dgamma, dbeta)");
   k.def("mean_squared_error", [](py::handle p, py::handle t) {
     return is_float64(p) ? dense_loss_py<double, mean_squared_error<double>>(p, t)
                          : dense_loss_py<float, mean_squared_error<float>>(p, t);

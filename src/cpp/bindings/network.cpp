@@ -57,9 +57,57 @@ Batch check_batch(LockedNetwork& net, py::handle x_obj, py::handle y_obj) {
 
 py::tuple metrics_tuple(const Metrics& m) { return py::make_tuple(m.loss_sum, m.correct, m.count); }
 
+template <typename T>
+T get_or(const py::dict& d, const char* key, T fallback) {
+  return d.contains(key) ? d[key].cast<T>() : fallback;
+}
+
+LayerSpec layer_spec(const py::dict& d) {
+  LayerSpec spec;
+  const auto kind = get_or<std::string>(d, "kind", "dense");
+  if (kind == "dense") {
+    spec.kind = LayerKind::Dense;
+    spec.units = get_or<Index>(d, "units", 0);
+    spec.activation = parse_activation(get_or<std::string>(d, "activation", "linear"));
+    spec.l1 = get_or<double>(d, "l1", 0.0);
+    spec.l2 = get_or<double>(d, "l2", 0.0);
+  } else if (kind == "batch_norm") {
+    spec.kind = LayerKind::BatchNorm;
+    spec.momentum = get_or<double>(d, "momentum", 0.99);
+    spec.epsilon = get_or<double>(d, "epsilon", 1e-3);
+  } else if (kind == "dropout") {
+    spec.kind = LayerKind::Dropout;
+    spec.rate = get_or<double>(d, "rate", 0.0);
+  } else {
+    throw py::value_error("unknown layer kind '" + kind + "'; expected dense, batch_norm or dropout");
+  }
+  return spec;
+}
+
+
 // A NumPy view of `count` floats at `data`, keeping `owner` alive.
 py::array view(py::object owner, float* data, std::vector<py::ssize_t> shape) {
   return py::array_t<float>(shape, data, owner);
+}
+
+py::tuple layer_views(py::object self, Index l, bool grads) {
+  auto& net = self.cast<LockedNetwork&>();
+  if (l < 0 || l >= net.num_layers()) throw py::index_error("no layer " + std::to_string(l));
+  float* base = (grads ? net.grads() : net.params()) + net.param_offset(l);
+  const Index in = net.layer_inputs(l), out = net.layer_outputs(l);
+  switch (net.layer_spec(l).kind) {
+    case LayerKind::Dense:
+      return py::make_tuple(view(self, base, {in, out}), view(self, base + in * out, {out}));
+    case LayerKind::BatchNorm: {
+      if (grads) return py::make_tuple(view(self, base, {out}), view(self, base + out, {out}));
+      float* stats = net.moving_stats() + net.stats_offset(l);
+      return py::make_tuple(view(self, base, {out}), view(self, base + out, {out}), view(self, stats, {out}),
+                            view(self, stats + out, {out}));
+    }
+    case LayerKind::Dropout:
+      break;
+  }
+  return py::make_tuple();
 }
 
 }  // namespace
@@ -69,11 +117,26 @@ void bind_network(py::module_& m) {
 Dense layers over one flat parameter buffer. Metrics come back as
 (loss_sum, correct, count): divide by count for means.)doc")
       .def(py::init([](Index input_dim, std::vector<Index> units, std::vector<std::string> activations) {
-             std::vector<Activation> parsed;
-             for (const auto& a : activations) parsed.push_back(parse_activation(a));
-             return std::make_shared<LockedNetwork>(input_dim, std::move(units), std::move(parsed));
+             if (units.size() != activations.size())
+               throw py::value_error("one activation per layer is required");
+             std::vector<LayerSpec> specs;
+             for (std::size_t i = 0; i < units.size(); ++i) {
+               LayerSpec spec;
+               spec.units = units[i];
+               spec.activation = parse_activation(activations[i]);
+               specs.push_back(spec);
+             }
+             return std::make_shared<LockedNetwork>(input_dim, std::move(specs));
            }),
-           py::arg("input_dim"), py::arg("units"), py::arg("activations"))
+           py::arg("input_dim"), py::arg("units"), py::arg("activations"), "A stack of Dense layers.")
+      .def(py::init([](Index input_dim, const std::vector<py::dict>& layers) {
+             std::vector<LayerSpec> specs;
+             for (const py::dict& d : layers) specs.push_back(layer_spec(d));
+             return std::make_shared<LockedNetwork>(input_dim, std::move(specs));
+           }),
+           py::arg("input_dim"), py::arg("layers"),
+           "Layers as dicts: {'kind': 'dense', 'units', 'activation', 'l1', 'l2'}, "
+           "{'kind': 'batch_norm', 'momentum', 'epsilon'}, {'kind': 'dropout', 'rate'}.")
       .def_property_readonly("input_dim", &Network::input_dim)
       .def_property_readonly("output_dim", &Network::output_dim)
       .def_property_readonly("num_layers", &Network::num_layers)
@@ -82,25 +145,25 @@ Dense layers over one flat parameter buffer. Metrics come back as
       .def_property_readonly("params", [](py::object self) {
         auto& net = self.cast<LockedNetwork&>();
         return view(self, net.params(), {net.num_params()});
-      }, "All parameters, a writable float32 view (zero copy).")
+      }, "All trainable parameters, a writable float32 view (zero copy).")
       .def_property_readonly("grads", [](py::object self) {
         auto& net = self.cast<LockedNetwork&>();
         return view(self, net.grads(), {net.num_params()});
       }, "Gradients of the last training step, same layout as params.")
-      .def("layer_params", [](py::object self, Index l) {
+      .def_property_readonly("moving_stats", [](py::object self) {
         auto& net = self.cast<LockedNetwork&>();
-        if (l < 0 || l >= net.num_layers()) throw py::index_error("no layer " + std::to_string(l));
-        return py::make_tuple(
-            view(self, net.params() + net.weight_offset(l), {net.layer_inputs(l), net.layer_units(l)}),
-            view(self, net.params() + net.bias_offset(l), {net.layer_units(l)}));
-      }, py::arg("layer"), "(W, b) of a layer as views into params.")
-      .def("layer_grads", [](py::object self, Index l) {
-        auto& net = self.cast<LockedNetwork&>();
-        if (l < 0 || l >= net.num_layers()) throw py::index_error("no layer " + std::to_string(l));
-        return py::make_tuple(
-            view(self, net.grads() + net.weight_offset(l), {net.layer_inputs(l), net.layer_units(l)}),
-            view(self, net.grads() + net.bias_offset(l), {net.layer_units(l)}));
-      }, py::arg("layer"))
+        return view(self, net.moving_stats(), {net.num_stats()});
+      }, "BatchNormalization moving means and variances (not trained).")
+      .def("layer_params", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/false); },
+           py::arg("layer"),
+           "Views into params: Dense (W, b); BatchNormalization (gamma, beta, moving_mean, "
+           "moving_variance); Dropout ().")
+      .def("layer_grads", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/true); },
+           py::arg("layer"), "Views into grads: Dense (dW, db); BatchNormalization (dgamma, dbeta).")
+      .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
+        std::lock_guard<std::mutex> lock(net.mutex);
+        net.seed_dropout(seed);
+      }, py::arg("seed"), "Seed the dropout masks of the following train_step calls.")
       .def("initialize", [](LockedNetwork& net, std::vector<std::string> kernel_init, std::uint64_t seed) {
         std::vector<Initializer> parsed;
         for (const auto& name : kernel_init) parsed.push_back(parse_initializer(name));
@@ -127,7 +190,8 @@ Dense layers over one flat parameter buffer. Metrics come back as
         return metrics_tuple(m);
       }, py::arg("x"), py::arg("y"), "Forward, loss, backward and update on one batch.")
       .def("train_epoch", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size,
-                             bool shuffle, std::uint64_t seed, py::object learning_rates) {
+                             bool shuffle, std::uint64_t seed, py::object learning_rates,
+                             py::object progress, double progress_interval) {
         Batch b = check_batch(net, x, y);
         if (b.rows < 1) throw py::value_error("x is empty");
         if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
@@ -141,16 +205,38 @@ Dense layers over one flat parameter buffer. Metrics come back as
                                   " values for an epoch of " + std::to_string(steps) + " steps");
           rates = rates_array.data();
         }
+        Network::Progress report;
+        if (!progress.is_none()) {
+          // Runs with the GIL taken back; it must not call into this network
+          // (the epoch holds its lock). An exception from it ends the epoch.
+          // A handle, not an object: copying the std::function without the
+          // GIL must not touch reference counts (`progress` outlives the call).
+          py::handle callback = progress;
+          report = [callback](const Metrics& m, Index done, Index steps) {
+            py::gil_scoped_acquire acquire;
+            callback(m.loss_sum, m.correct, m.count, done, steps);
+          };
+        }
         Metrics m;
         {
           py::gil_scoped_release release;
           std::lock_guard<std::mutex> lock(net.mutex);
-          m = net.train_epoch(b.x.data(), b.targets, b.rows, batch_size, shuffle, seed, rates);
+          net.set_progress(report, progress_interval);
+          try {
+            m = net.train_epoch(b.x.data(), b.targets, b.rows, batch_size, shuffle, seed, rates);
+          } catch (...) {
+            net.set_progress(nullptr, progress_interval);
+            throw;
+          }
+          net.set_progress(nullptr, progress_interval);
         }
         return metrics_tuple(m);
       }, py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("shuffle"), py::arg("seed"),
-      py::arg("learning_rates") = py::none(),
-      "One epoch; learning_rates (float64, one per step) overrides the optimizer's rate step by step.")
+      py::arg("learning_rates") = py::none(), py::arg("progress") = py::none(),
+      py::arg("progress_interval") = 0.1,
+      "One epoch; learning_rates (float64, one per step) overrides the optimizer's rate step by step; "
+      "progress(loss_sum, correct, count, steps_done, steps) is called at most every progress_interval "
+      "seconds and after the last step.")
       .def("predict", [](LockedNetwork& net, py::handle x_obj, Index batch_size) {
         auto x = require_array<float>(x_obj, "x", 2);
         if (x.shape(1) != net.input_dim())

@@ -1,13 +1,14 @@
 """fastmlp: fast CPU training of dense networks, with the optimizer kernels
 in C++ (Eigen + OpenMP) under a Keras-shaped Python API."""
 
-from . import datasets, layers, optim
+from . import callbacks, datasets, layers, optim, regularizers
 from ._core import build_info, get_num_threads, set_num_threads
-from .models import History, NotCompiledError, Sequential
+from . import saving
+from .models import History, NotCompiledError, Sequential, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "History", "NotCompiledError", "Sequential", "build_info", "datasets", "get_num_threads",
-    "layers", "optim", "set_num_threads", "__version__",
+    "layers", "load_model", "optim", "regularizers", "saving", "set_num_threads", "__version__",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``fastmlp train`` (also ``python -m fastmlp train``)."""
+"""Command line: ``fastmlp train`` and ``fastmlp compare`` (also ``python -m fastmlp ...``)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hold out the first N training images for validation (default 5000; 0: none)")
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--threads", type=_positive_int, default=None, help="default: all cores")
+    from .compare.cli import add_parser as add_compare_parser
+    add_compare_parser(commands)
     return parser
 
 
@@ -108,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return train(args)
+        if args.command == "compare":
+            from .compare.cli import command as compare
+            return compare(args)
     except (ValueError, TypeError, OSError) as exc:
         print(f"fastmlp: error: {exc}", file=sys.stderr)
         return 1

@@ -6,13 +6,14 @@ the GIL released."""
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Sequence
 
 import numpy as np
 
-from . import _core, _validation, optim
-from .layers import Dense
+from . import _core, _validation, optim, progress
+from .layers import Dense, Layer
 
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "mse")
 _LOSS_ALIASES = {"mean_squared_error": "mse"}
@@ -25,8 +26,9 @@ class NotCompiledError(RuntimeError, ValueError):
 
 class History:
     """What ``fit`` returns: ``history`` maps Keras's metric names (loss,
-    accuracy, val_loss, val_accuracy) and ``epoch_time`` (seconds) to one
-    value per epoch."""
+    accuracy, val_loss, val_accuracy), ``learning_rate`` (the optimizer's
+    rate after the epoch) and ``epoch_time`` (seconds) to one value per
+    epoch, plus any key a callback added to the epoch's logs."""
 
     def __init__(self, params: dict):
         self.history: dict[str, list[float]] = {}
@@ -60,7 +62,7 @@ class Sequential:
         name: shown by ``summary()``.
     """
 
-    def __init__(self, layers: Sequence[Dense] | None = None, input_dim: int | None = None,
+    def __init__(self, layers: Sequence[Layer] | None = None, input_dim: int | None = None,
                  input_shape: Sequence[int] | None = None, seed: int | None = None,
                  name: str = "sequential"):
         if input_dim is not None and input_shape is not None:
@@ -90,9 +92,10 @@ class Sequential:
             self.build(self.input_shape)
 
     # ----------------------------------------------------------- building
-    def add(self, layer: Dense) -> None:
-        if not isinstance(layer, Dense):
-            raise TypeError(f"Sequential takes fastmlp.layers.Dense layers, got {type(layer).__name__}")
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential takes fastmlp.layers layers (Dense, BatchNormalization, Dropout, "
+                            f"Flatten), got {type(layer).__name__}")
         if self._network is not None:
             raise RuntimeError("cannot add layers to a model that is already built")
         if layer.built:
@@ -107,25 +110,36 @@ class Sequential:
         """Allocate the parameters for samples of `input_shape` and initialize them."""
         if self._network is not None:
             return
-        if not self.layers:
-            raise ValueError("the model has no layers")
+        if not any(isinstance(l, Dense) for l in self.layers):
+            raise ValueError("the model has no layers" if not self.layers else "the model needs a Dense layer")
         self.input_shape = tuple(int(d) for d in input_shape)
         width = int(np.prod(self.input_shape))
-        self._network = _core.Network(width, [l.units for l in self.layers],
-                                      [l.activation for l in self.layers])
-        self._network.initialize([l.kernel_initializer for l in self.layers], _mix_seed(self.seed, 0))
-        for i, layer in enumerate(self.layers):
-            layer._attach(self._network, i, "dense" if i == 0 else f"dense_{i}")
+        core_layers = [l for l in self.layers if l.core_spec() is not None]
+        self._network = _core.Network(width, [l.core_spec() for l in core_layers])
+        self._network.initialize([l.kernel_initializer for l in core_layers if isinstance(l, Dense)],
+                                 _mix_seed(self.seed, 0))
+        counts: dict[str, int] = {}
+        core_index = 0
+        for layer in self.layers:
+            stem = layer.name_stem
+            name = stem if stem not in counts else f"{stem}_{counts[stem]}"
+            counts[stem] = counts.get(stem, 0) + 1
+            if layer.core_spec() is None:
+                layer._attach(self._network, None, name)
+            else:
+                layer._attach(self._network, core_index, name)
+                core_index += 1
         if self._loss is not None:
             self._bind_training()
 
     @property
     def output_dim(self) -> int:
-        return self.layers[-1].units
+        return [l for l in self.layers if isinstance(l, Dense)][-1].units
 
     def count_params(self) -> int:
+        """All parameters, trainable or not (batch normalization's moving statistics are not)."""
         self._require_built()
-        return self._network.num_params
+        return self._network.num_params + self._network.moving_stats.size
 
     # ---------------------------------------------------------- compiling
     def compile(self, optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=None) -> None:
@@ -134,9 +148,11 @@ class Sequential:
         loss = _LOSS_ALIASES.get(loss, loss)
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
-        if loss != "mse" and self.layers and self.layers[-1].activation != "softmax":
-            raise ValueError(f"loss {loss!r} needs a softmax output layer; the last layer's activation "
-                             f"is {self.layers[-1].activation!r}")
+        core_layers = [l for l in self.layers if l.core_spec() is not None]
+        if loss != "mse" and core_layers and not (isinstance(core_layers[-1], Dense)
+                                                  and core_layers[-1].activation == "softmax"):
+            last = core_layers[-1]
+            raise ValueError(f"loss {loss!r} needs a Dense softmax output layer; the last layer is {last!r}")
         metrics = list(metrics or [])
         for metric in metrics:
             if metric not in ("accuracy", "acc"):
@@ -186,14 +202,22 @@ class Sequential:
 
     # ---------------------------------------------------------- training
     def fit(self, x, y, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
-            validation_split: float = 0.0, validation_data=None, shuffle: bool = True) -> History:
+            validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
+            callbacks=None) -> History:
         """Train for `epochs` passes over (x, y); returns a History.
 
         validation_data=(x_val, y_val) is evaluated after each epoch;
         validation_split=f instead holds out the last fraction f of x and y
         (before shuffling), as Keras does.
+        callbacks: a list of ``fastmlp.callbacks.Callback``; their hooks run at
+        train and epoch boundaries (there are no per-batch hooks: an epoch is
+        one C++ call), and one may set ``model.stop_training = True`` to end
+        training after the current epoch.
         """
+        from .callbacks import CallbackList, validate_callbacks
+
         self._require_compiled("fit")
+        callbacks = validate_callbacks(callbacks)
         batch_size = _validation.positive_int(batch_size, "batch_size")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
@@ -218,13 +242,21 @@ class Sequential:
             x_val = y_val = None
 
         history = History({"batch_size": batch_size, "epochs": epochs, "samples": x.shape[0]})
+        steps = -(-x.shape[0] // batch_size)
+        callback_list = CallbackList(callbacks, model=self, steps=steps, verbose=verbose, **history.params)
+        self.stop_training = False
+        callback_list.on_train_begin()
+        logs = None
         for epoch in range(epochs):
+            callback_list.on_epoch_begin(epoch)
             self._epochs_run += 1
             start = time.perf_counter()
-            steps = -(-x.shape[0] // batch_size)
             rates = self._optimizer._rates_for_steps(self._optimizer.iterations, steps)
+            bar = (progress.ProgressBar(epoch, epochs, bool(self._metrics))
+                   if verbose == 1 and progress.interactive(sys.stdout) else None)
             loss_sum, correct, count = self._network.train_epoch(
-                x, y, batch_size, bool(shuffle), _mix_seed(self.seed, self._epochs_run), rates)
+                x, y, batch_size, bool(shuffle), _mix_seed(self.seed, self._epochs_run), rates,
+                bar, progress.INTERVAL)
             logs = {"loss": loss_sum / count}
             if self._metrics:
                 logs["accuracy"] = correct / count
@@ -233,16 +265,26 @@ class Sequential:
                 logs["val_loss"] = val_loss / val_count
                 if self._metrics:
                     logs["val_accuracy"] = val_correct / val_count
+            logs["learning_rate"] = float(self._optimizer.learning_rate)
             logs["epoch_time"] = time.perf_counter() - start
+            callback_list.on_epoch_end(epoch, logs)  # callbacks may add keys; History records them
             history._record(epoch, logs)
             if verbose:
-                print(f"Epoch {epoch + 1}/{epochs} - {logs['epoch_time']:.2f}s - "
-                      + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k != "epoch_time"),
-                      flush=True)
+                summary = (f"Epoch {epoch + 1}/{epochs} - {logs['epoch_time']:.2f}s - "
+                           + " - ".join(f"{k}: {v:.4g}" if k == "learning_rate" else
+                                        f"{k}: {v:.4f}" if isinstance(v, (float, int, np.number)) else f"{k}: {v}"
+                                        for k, v in logs.items() if k != "epoch_time"))
+                if bar is not None:
+                    bar.finish(summary)
+                else:
+                    print(summary, flush=True)
             if not np.isfinite(logs["loss"]):
                 if verbose:
                     print("Loss is NaN or Inf: stopping (lower the learning rate, or scale the inputs)")
                 break
+            if self.stop_training:
+                break
+        callback_list.on_train_end(logs)
         return history
 
     def train_on_batch(self, x, y) -> tuple[float, float]:
@@ -275,21 +317,19 @@ class Sequential:
 
     # ----------------------------------------------------------- weights
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of [kernel_0, bias_0, kernel_1, bias_1, ...]."""
+        """Copies of every layer's arrays in Keras's order: [kernel, bias] for
+        Dense, [gamma, beta, moving_mean, moving_variance] for BatchNormalization."""
         self._require_built()
-        weights = []
-        for layer in self.layers:
-            weights += [layer.kernel.copy(), layer.bias.copy()]
-        return weights
+        return [view.copy() for layer in self.layers for view in layer.weights]
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Load [kernel_0, bias_0, ...] (shapes as get_weights returns them)."""
+        """Load arrays in the order and shapes get_weights returns them."""
         self._require_built()
         weights = list(weights)
-        targets = [view for layer in self.layers for view in (layer.kernel, layer.bias)]
+        targets = [view for layer in self.layers for view in layer.weights]
         if len(weights) != len(targets):
             raise ValueError(f"set_weights got {len(weights)} arrays; the model has {len(targets)} "
-                             "(a kernel and a bias per layer)")
+                             "(kernel and bias per Dense layer, 4 per BatchNormalization)")
         arrays = []
         for i, (value, target) in enumerate(zip(weights, targets)):
             value = np.asarray(value)
@@ -312,8 +352,10 @@ class Sequential:
         """Print layers, output shapes and parameter counts, as Keras does."""
         self._require_built()
         rows = [("Layer (type)", "Output Shape", "Param #")]
+        width = int(np.prod(self.input_shape))
         for layer in self.layers:
-            rows.append((f"{layer.name} (Dense)", f"(None, {layer.units})", f"{layer.count_params:,}"))
+            width = layer.output_width(width)
+            rows.append((f"{layer.name} ({type(layer).__name__})", f"(None, {width})", f"{layer.count_params:,}"))
         widths = [max(len(r[i]) for r in rows) + 4 for i in range(3)]
         rule = "_" * sum(widths)
         lines = [f'Model: "{self.name}"', rule]
@@ -326,8 +368,35 @@ class Sequential:
             lines.append("".join(c.ljust(w) for c, w in zip(row, widths)))
         lines.append("=" * sum(widths))
         total = self.count_params()
+        trainable = self._network.num_params
         lines.append(f"Total params: {total:,} ({total * 4 / 1024:.2f} KB)")
-        lines.append(f"Trainable params: {total:,}")
-        lines.append("Non-trainable params: 0")
+        lines.append(f"Trainable params: {trainable:,}")
+        lines.append(f"Non-trainable params: {total - trainable:,}")
         lines.append(rule)
         print_fn("\n".join(lines))
+
+    # ------------------------------------------------------------ saving
+    def get_config(self) -> dict:
+        """The architecture, JSON-serializable: name, seed, input_shape (None
+        until known) and each layer's ``get_config()`` (with its "class_name")."""
+        return {"class_name": "Sequential", "name": self.name, "seed": self.seed,
+                "input_shape": None if self.input_shape is None else list(self.input_shape),
+                "layers": [layer.get_config() for layer in self.layers]}
+
+    def save(self, path) -> None:
+        """Save everything to one file at `path` (any name; ``model.fmlp`` is
+        the convention): architecture, weights, compile settings, optimizer
+        state and the epoch count, so ``fastmlp.load_model(path)`` predicts
+        identically and resumes training on the same trajectory. The file is
+        replaced atomically (written beside it, then renamed). See
+        ``fastmlp.saving`` for the format."""
+        from .saving import save_model
+        save_model(self, path)
+
+
+def load_model(path) -> Sequential:
+    """The model ``model.save(path)`` wrote. Raises FileNotFoundError for a
+    missing file and ``fastmlp.saving.SaveFormatError`` (a ValueError naming
+    the file) for one that is not a complete fastmlp save."""
+    from .saving import load_model as _load_model
+    return _load_model(path)

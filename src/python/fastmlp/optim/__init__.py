@@ -16,10 +16,11 @@ from .lion import Lion
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .serialization import from_config
 from .sgd import SGD
 
 __all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Lion", "NAdam", "Optimizer", "RAdam",
-           "RMSprop", "SGD", "clip_grad_norm_", "clip_grad_value_", "get", "keras", "schedules"]
+           "RMSprop", "SGD", "clip_grad_norm_", "clip_grad_value_", "from_config", "get", "keras", "schedules"]
 
 # Names accepted by ``model.compile(optimizer=...)``: the Keras classes with
 # Keras's defaults, as in the reference notebooks.

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Sequence, Union
 import numpy as np
 
 from .. import _core
+from . import schedules
 
 LearningRate = Union[float, Callable[[int], float]]
 
@@ -244,9 +245,18 @@ class Optimizer:
         return cls.__name__
 
     def get_config(self) -> dict:
+        """The constructor's arguments, JSON-serializable, plus ``"name"`` (the
+        class as ``_public_name`` spells it); ``fastmlp.optim.from_config``
+        rebuilds the optimizer from it. A ``LearningRateSchedule`` learning
+        rate is stored as ``schedules.serialize(schedule)``. A plain callable
+        (a lambda) cannot be stored: its ``repr`` stands in for it, and
+        ``from_config`` (and ``model.save``) reject that config."""
         config = {"name": self._public_name()}
         rate = self._learning_rate
-        config[self._lr_argument] = rate if not callable(rate) else repr(rate)
+        if isinstance(rate, schedules.LearningRateSchedule):
+            config[self._lr_argument] = schedules.serialize(rate)
+        else:
+            config[self._lr_argument] = rate if not callable(rate) else repr(rate)
         config.update(self._hyperparameters())
         return config
 
@@ -254,7 +264,9 @@ class Optimizer:
         return {}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        config = self.get_config()
+        config[self._lr_argument] = self._learning_rate  # a schedule as itself, not its serialized dict
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "name")
         return f"{self._public_name()}({args})"
 
 
