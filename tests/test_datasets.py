@@ -39,6 +39,7 @@ _REAL_MNIST_FALLBACK = Path(__file__).resolve().parents[2] / "shared" / "data" /
 
 _ISOLATED_ENV_VARS = (
     "FASTMLP_DATA",
+    "FASTMLP_FASHION_MNIST_DATA",
     "FASTMLP_CACHE",
     "XDG_CACHE_HOME",
     "http_proxy",
@@ -310,6 +311,19 @@ def test_xdg_cache_home_is_used(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError) as caught:
         fashion_mnist.load_data(download=False)
     assert str(tmp_path / "xdg" / "fastmlp" / "fashion-mnist") in str(caught.value)
+
+
+def test_each_dataset_has_its_own_folder_variable(tmp_path, monkeypatch):
+    # Local files are not md5-checked, so MNIST's FASTMLP_DATA must not make
+    # fashion_mnist.load_data() read MNIST.
+    monkeypatch.setenv("FASTMLP_DATA", str(tmp_path / "mnist-here"))
+    monkeypatch.setenv("FASTMLP_FASHION_MNIST_DATA", str(tmp_path / "fashion-here"))
+    with pytest.raises(FileNotFoundError) as caught:
+        fashion_mnist.load_data(download=False)
+    assert str(tmp_path / "fashion-here") in str(caught.value)
+    with pytest.raises(FileNotFoundError) as caught:
+        mnist.load_data(download=False)
+    assert str(tmp_path / "mnist-here") in str(caught.value)
 
 
 def test_fastmlp_cache_wins_over_xdg(tmp_path, monkeypatch):

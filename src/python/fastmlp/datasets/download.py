@@ -66,11 +66,12 @@ def default_cache_folder(cache_subdir: str) -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "fastmlp", cache_subdir)
 
 
-def resolve_data_folder(path: str | os.PathLike[str] | None, cache_subdir: str) -> str:
-    """Folder to read a dataset from: ``path``, else ``$FASTMLP_DATA``, else the cache."""
+def resolve_data_folder(path: str | os.PathLike[str] | None, cache_subdir: str,
+                        data_env_var: str = DATA_ENV_VAR) -> str:
+    """Folder to read a dataset from: ``path``, else ``$data_env_var``, else the cache."""
     if path is not None:
         return os.path.expanduser(os.fspath(path))
-    data_folder = _env(DATA_ENV_VAR)
+    data_folder = _env(data_env_var)
     if data_folder is not None:
         return os.path.expanduser(data_folder)
     return default_cache_folder(cache_subdir)

@@ -28,6 +28,7 @@ FASHION_MNIST = DatasetSpec(
     },
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     mirror_env_var="FASTMLP_FASHION_MNIST_MIRROR",
+    data_env_var="FASTMLP_FASHION_MNIST_DATA",
     train_count=60000,
     test_count=10000,
 )
@@ -39,7 +40,8 @@ def load_data(
     """Load Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))``, like Keras.
 
     Same shapes and dtypes as ``fastmlp.datasets.mnist.load_data``. ``path``
-    is a folder holding the four IDX files (default: ``$FASTMLP_DATA``, else
+    is a folder holding the four IDX files (default: ``$FASTMLP_FASHION_MNIST_DATA``
+    (not ``$FASTMLP_DATA``, which names MNIST's folder), else
     the cache folder ``$FASTMLP_CACHE/fashion-mnist``,
     ``$XDG_CACHE_HOME/fastmlp/fashion-mnist`` or
     ``~/.cache/fastmlp/fashion-mnist``). ``$FASTMLP_FASHION_MNIST_MIRROR``

@@ -56,6 +56,9 @@ class DatasetSpec:
     test_count: int | None = None
     image_shape: tuple[int, int] = (28, 28)
     num_classes: int = 10
+    # The folder variable. Each dataset has its own: local files are not
+    # md5-checked, so one shared variable would let one dataset pass for another.
+    data_env_var: str = "FASTMLP_DATA"
 
 
 MNIST = DatasetSpec(
@@ -86,7 +89,7 @@ def load_mnist_format(
 ) -> tuple[ArrayPair, ArrayPair]:
     """Load an MNIST-format dataset described by ``spec``.
 
-    Files are read from ``path`` if given, else ``$FASTMLP_DATA``, else the
+    Files are read from ``path`` if given, else ``$<spec.data_env_var>``, else the
     per-user cache folder for ``spec.cache_subdir``. Missing files are
     downloaded there when ``download`` is true (``DatasetDownloadError`` on
     failure); otherwise ``FileNotFoundError`` is raised. Files already present
@@ -95,7 +98,7 @@ def load_mnist_format(
 
     Returns ``((x_train, y_train), (x_test, y_test))`` as uint8 arrays.
     """
-    folder = resolve_data_folder(path, spec.cache_subdir)
+    folder = resolve_data_folder(path, spec.cache_subdir, spec.data_env_var)
     found, missing = find_local_files(folder, FILENAMES)
     if missing:
         if not download:
