@@ -12,7 +12,7 @@ import pytest
 
 import fastmlp
 from fastmlp.cli import main
-from fastmlp.compare import (CompareConfig, NotAvailableError, SpecError, build_model, load_dataset,
+from fastmlp.compare import (CompareConfig, SpecError, build_model, load_dataset,
                              parse_optimizer, parse_optimizer_list, parse_schedule, parse_value)
 from fastmlp.compare import plots as compare_plots
 from fastmlp.compare.report import markdown_report, summarize_all
@@ -168,25 +168,11 @@ def test_build_model_default_is_the_reference_mlp():
     assert np.array_equal(model.weights, again.weights)  # the seed fixes the initialization
 
 
-def test_missing_layers_fail_only_when_their_flags_are_used(monkeypatch):
-    for name in ("Dropout", "BatchNormalization"):
-        monkeypatch.delattr(fastmlp.layers, name, raising=False)
-    monkeypatch.delattr(fastmlp, "regularizers", raising=False)
-    build_model([16], 0.0, False, 0.0, seed=0)  # the default path needs none of them
-    for kwargs, flag in (({"dropout": 0.2}, "--dropout"), ({"batch_norm": True}, "--batch-norm"),
-                         ({"l2": 1e-4}, "--l2")):
-        with pytest.raises(NotAvailableError, match="not available in this build") as info:
-            build_model([16], seed=0, **kwargs)
-        assert flag in str(info.value)
-
-
 def test_regularized_layout_follows_reference_002():
-    if not all(hasattr(fastmlp.layers, n) for n in ("Dropout", "BatchNormalization")) or \
-            not hasattr(getattr(fastmlp, "regularizers", None), "L2"):
-        pytest.skip("Dropout/BatchNormalization/L2 are not in this build yet")
     model = build_model([300, 100], dropout=0.2, batch_norm=True, l2=1e-4, seed=0)
     assert [type(l).__name__ for l in model.layers] == ["Dense", "BatchNormalization", "Dense", "Dropout", "Dense"]
     assert model.layers[3].rate == 0.2
+    assert model.layers[0].kernel_regularizer.l2 == 1e-4 and model.layers[2].kernel_regularizer is None
 
 
 # ------------------------------------------------------------------ data
@@ -310,14 +296,6 @@ def test_schedule_sets_the_learning_rate_after_each_epoch(mnist_dir, tmp_path, c
     for run, base in zip(results["runs"], (0.001, 0.1)):
         assert run["initial_lr"] == pytest.approx(base)
         assert run["history"]["lr"] == pytest.approx([base * 0.5 ** (steps * e / 10) for e in (1, 2)])
-
-
-def test_unavailable_layers_fail_before_training(monkeypatch, tmp_path, capsys):
-    monkeypatch.delattr(fastmlp.layers, "Dropout", raising=False)
-    assert main(["compare", "--dropout", "0.2", "--out", str(tmp_path / "x")]) == 1
-    err = capsys.readouterr().err
-    assert "fastmlp: error:" in err and "not available in this build" in err
-    assert not (tmp_path / "x").exists()
 
 
 # ------------------------------------------------------- report wording

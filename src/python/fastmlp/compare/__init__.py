@@ -7,10 +7,10 @@ From Python::
     results = run_comparison(CompareConfig(parse_optimizer_list("sgd,adam"), epochs=2))
 """
 
-from .run import CompareConfig, NotAvailableError, build_model, load_dataset, run_comparison
+from .run import CompareConfig, build_model, load_dataset, run_comparison
 from .spec import (OptimizerSpec, ScheduleSpec, SpecError, parse_optimizer, parse_optimizer_list,
                    parse_schedule, parse_value)
 
-__all__ = ["CompareConfig", "NotAvailableError", "OptimizerSpec", "ScheduleSpec", "SpecError", "build_model",
+__all__ = ["CompareConfig", "OptimizerSpec", "ScheduleSpec", "SpecError", "build_model",
            "load_dataset", "parse_optimizer", "parse_optimizer_list", "parse_schedule", "parse_value",
            "run_comparison"]

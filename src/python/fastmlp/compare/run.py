@@ -13,13 +13,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..machine import cpu_model
 from .spec import OptimizerSpec, ScheduleSpec, base_learning_rate
 
 DATASETS = ("mnist", "fashion-mnist")
-
-
-class NotAvailableError(ValueError):
-    """A requested layer or regularizer does not exist in this build of fastmlp."""
 
 
 @dataclasses.dataclass
@@ -115,69 +112,31 @@ def build_model(hidden: Sequence[int], dropout: float = 0.0, batch_norm: bool = 
     MLP (784-300-100-10). The L2 penalty and the batch normalization go with
     the first hidden layer and the dropout after the last, as in reference
     002 (Dense 300 relu L2, BatchNormalization, Dense 100 relu, Dropout 0.2,
-    Dense 10 softmax). Layers this build lacks raise NotAvailableError, but
-    only when the flag that needs them is used.
+    Dense 10 softmax).
     """
     import fastmlp
-    from fastmlp import layers
-
-    def need(module, name: str, flag: str):
-        obj = getattr(module, name, None) if module is not None else None
-        if obj is None:
-            where = module.__name__ if module is not None else "fastmlp.regularizers"
-            raise NotAvailableError(f"{flag} needs {where}.{name}, which is not available in this build "
-                                    f"of fastmlp ({fastmlp.__version__})")
-        return obj
+    from fastmlp import layers, regularizers
 
     if not hidden:
         raise ValueError("hidden must name at least one layer width")
-    regularizer = None
-    if l2:
-        L2 = need(getattr(fastmlp, "regularizers", None), "L2", "--l2")
-        regularizer = L2(l2)
     model_layers = []
     for i, width in enumerate(hidden):
-        if i == 0 and regularizer is not None:
-            try:
-                model_layers.append(layers.Dense(width, activation="relu", kernel_regularizer=regularizer))
-            except TypeError as exc:
-                if "kernel_regularizer" not in str(exc):
-                    raise
-                raise NotAvailableError("--l2 needs Dense(kernel_regularizer=...), which is not available "
-                                        f"in this build of fastmlp ({fastmlp.__version__})") from None
-        else:
-            model_layers.append(layers.Dense(width, activation="relu"))
+        regularizer = regularizers.L2(l2) if i == 0 and l2 else None
+        model_layers.append(layers.Dense(width, activation="relu", kernel_regularizer=regularizer))
         if i == 0 and batch_norm:
-            model_layers.append(need(layers, "BatchNormalization", "--batch-norm")())
+            model_layers.append(layers.BatchNormalization())
     if dropout:
-        model_layers.append(need(layers, "Dropout", "--dropout")(dropout))
+        model_layers.append(layers.Dropout(dropout))
     model_layers.append(layers.Dense(classes, activation="softmax"))
-    try:
-        return fastmlp.Sequential(model_layers, input_shape=input_shape, seed=seed)
-    except TypeError as exc:
-        if dropout or batch_norm:  # a Sequential that takes only Dense layers
-            raise NotAvailableError(f"--dropout/--batch-norm: this build's Sequential does not take these "
-                                    f"layers ({exc})") from None
-        raise
+    return fastmlp.Sequential(model_layers, input_shape=input_shape, seed=seed)
 
 
 # ---------------------------------------------------------------- machine
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_info() -> dict:
     import fastmlp
 
     info = {
-        "cpu": _cpu_model(), "cores": os.cpu_count(),
+        "cpu": cpu_model(), "cores": os.cpu_count(),
         "platform": platform.platform(), "python": sys.version.split()[0],
         "numpy": np.__version__, "fastmlp": fastmlp.__version__,
         "threads": fastmlp.get_num_threads(), "build_info": dict(fastmlp.build_info()),
