@@ -376,8 +376,7 @@ def test_model_checkpoint_save_best_only(tmp_path, monkeypatch, capsys):
         cb.ModelCheckpoint("x", monitor="epoch_time", save_best_only=True)
 
 
-def test_model_checkpoint_weights_only_writes_npz_atomically(tmp_path, monkeypatch):
-    monkeypatch.delattr(fastmlp.Sequential, "save_weights", raising=False)
+def test_model_checkpoint_weights_only_writes_npz_atomically(tmp_path):
     m = model()
     snapshots = []
     capture = cb.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(m.get_weights()))
@@ -389,13 +388,7 @@ def test_model_checkpoint_weights_only_writes_npz_atomically(tmp_path, monkeypat
         for got, expected in zip(arrays, snapshots[epoch - 1]):
             np.testing.assert_array_equal(got, expected)
 
-    m, saved = model(), []  # a model's own save_weights is preferred
-    monkeypatch.setattr(m, "save_weights", fake_save(saved), raising=False)
-    fit(m, [cb.ModelCheckpoint(str(tmp_path / "own.weights"), save_weights_only=True)], epochs=1)
-    assert saved == ["own.weights"]
 
-
-@pytest.mark.skipif(not hasattr(fastmlp.Sequential, "save"), reason="Sequential.save not available yet")
 def test_model_checkpoint_with_the_real_save(tmp_path):
     fit(model(), [cb.ModelCheckpoint(str(tmp_path / "m-{epoch}.fastmlp"))], epochs=2)
     assert len(os.listdir(tmp_path)) >= 2

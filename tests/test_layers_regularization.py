@@ -191,6 +191,11 @@ def test_regularizers_add_their_penalty_and_gradient(regularizer, penalty):
     np.testing.assert_allclose(extra, expected, rtol=1e-4, atol=1e-6)
 
 
+def test_layer_arguments_accept_numpy_scalars():
+    assert Dropout(np.float32(0.25)).rate == 0.25
+    assert BatchNormalization(momentum=np.float64(0.9), epsilon=np.float32(0.5)).epsilon == 0.5
+
+
 def test_layer_arguments_are_validated():
     with pytest.raises(ValueError, match="rate"):
         Dropout(1.0)

@@ -210,8 +210,6 @@ Metrics Network::loss_and_output_grad(Targets y, Index n, bool with_grad) {
         activation_backward(layers_.back().spec.activation, out, grad, grad, n, K);
       break;
   }
-  // Keras reports the data loss plus the regularization penalty.
-  m.loss_sum += regularization_penalty() * double(n);
   return m;
 }
 
@@ -271,7 +269,8 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   if (n < 1) throw std::invalid_argument("a batch needs at least one row");
   reserve(n);
   forward(x, n, /*training=*/true);
-  const Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
+  Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
+  m.loss_sum += regularization_penalty() * double(n);  // at the weights the loss was measured with
   backward(x, n);
   apply_optimizer();
   return m;
@@ -365,6 +364,7 @@ Metrics Network::evaluate(const float* x, Targets y, Index n, Index batch_size) 
     forward(x + start * input_dim_, rows, /*training=*/false);
     total.add(loss_and_output_grad(slice(y, start, output_dim()), rows, /*with_grad=*/false));
   }
+  total.loss_sum += regularization_penalty() * double(n);  // once: the weights do not change here
   return total;
 }
 

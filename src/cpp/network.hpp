@@ -128,9 +128,9 @@ class Network {
   void reserve(Index n);
   // Runs the layers on n rows; the last buffer holds logits when the loss is fused.
   const float* forward(const float* x, Index n, bool training);
-  // Loss and gradient w.r.t. the last layer's pre-activation, written to delta_.
+  // Data loss and gradient w.r.t. the last layer's pre-activation, written to delta_.
   Metrics loss_and_output_grad(Targets y, Index n, bool with_grad);
-  // Sum of the kernel regularizers' penalties.
+  // Sum of the kernel regularizers' penalties (Keras adds it to the reported loss).
   double regularization_penalty() const;
   void backward(const float* x, Index n);
   void apply_optimizer();

@@ -29,11 +29,12 @@ import inspect
 import math
 import numbers
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
+
+from ._files import atomic_write
 
 __all__ = [
     "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "LambdaCallback",
@@ -292,10 +293,8 @@ class ModelCheckpoint(Callback):
         save_best_only: save only when `monitor` improves on the best value so
             far (if `filepath` has no format fields, each better model
             overwrites the last). A missing monitor value saves, with a warning.
-        save_weights_only: ``model.save_weights(path)`` when the model has it;
-            otherwise the ``get_weights()`` arrays are written with ``np.savez``
-            to exactly `path` (no ".npz" is appended), atomically (a temporary
-            file in the same folder, then ``os.replace``).
+        save_weights_only: write only the ``get_weights()`` arrays, with
+            ``np.savez``, to exactly `path` (no ".npz" is appended), atomically.
         mode: "min", "max" or "auto" (losses minimized, accuracy maximized).
 
     Without save_weights_only the whole model is saved with ``model.save(path)``.
@@ -358,30 +357,11 @@ class ModelCheckpoint(Callback):
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
-        if not self.save_weights_only:
-            self.model.save(path)
-        elif hasattr(self.model, "save_weights"):
-            self.model.save_weights(path)
+        if self.save_weights_only:
+            with atomic_write(path) as handle:
+                np.savez(handle, *self.model.get_weights())
         else:
-            _savez_atomically(path, self.model.get_weights())
-
-
-def _savez_atomically(path: str, arrays: list[np.ndarray]) -> None:
-    """np.savez to exactly `path`, via a temporary file and os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, *arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            self.model.save(path)
 
 
 # ------------------------------------------------------- ReduceLROnPlateau

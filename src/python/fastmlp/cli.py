@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 
 
 def _widths(text: str) -> list[int]:
@@ -71,22 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
 def train(args) -> int:
     import fastmlp
     from fastmlp import optim
-    from fastmlp.datasets import mnist
+    from fastmlp.datasets.splits import load_scaled
 
     if args.threads:
         fastmlp.set_num_threads(args.threads)
     optimizer = optim.get(args.optimizer)
     if args.lr is not None:
         optimizer.learning_rate = args.lr  # validated: > 0 and finite
-    (x_train, y_train), (x_test, y_test) = mnist.load_data(args.data)
-    if args.validation >= len(x_train):
-        raise ValueError(f"--validation {args.validation} leaves no training images out of {len(x_train)}")
-    # Scale pixels to [0, 1] once, as the reference notebooks do.
-    x_train = x_train.astype(np.float32) / np.float32(255)
-    x_test = x_test.astype(np.float32) / np.float32(255)
+    (x_train, y_train), validation, (x_test, y_test) = load_scaled("mnist", args.data, args.validation)
     n_val = args.validation
-    x_val, y_val = x_train[:n_val], y_train[:n_val]
-    x_train, y_train = x_train[n_val:], y_train[n_val:]
 
     layers = [fastmlp.layers.Dense(w, activation=args.activation) for w in args.hidden]
     layers.append(fastmlp.layers.Dense(10, activation="softmax"))
@@ -98,7 +90,7 @@ def train(args) -> int:
           f"images, {fastmlp.get_num_threads()} thread(s)", flush=True)
     start = time.perf_counter()
     model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-              validation_data=(x_val, y_val) if n_val else None, verbose=1)
+              validation_data=validation, verbose=1)
     elapsed = time.perf_counter() - start
     test_loss, test_accuracy = model.evaluate(x_test, y_test)
     print(f"test loss: {test_loss:.4f} - test accuracy: {test_accuracy:.4f} - training time {elapsed:.2f}s")

@@ -6,6 +6,7 @@ parameter buffer (zero copy)."""
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -159,9 +160,9 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None):
         super().__init__(name)
-        if not isinstance(momentum, (int, float)) or not 0.0 <= momentum <= 1.0:
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0.0 <= momentum <= 1.0:
             raise ValueError(f"Invalid momentum: {momentum!r} (must be in [0, 1])")
-        if not isinstance(epsilon, (int, float)) or not (epsilon > 0 and math.isfinite(epsilon)):
+        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not (epsilon > 0 and math.isfinite(epsilon)):
             raise ValueError(f"Invalid epsilon: {epsilon!r} (must be > 0)")
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -194,7 +195,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, name: str | None = None):
         super().__init__(name)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0.0 <= rate < 1.0:
             raise ValueError(f"Invalid rate: {rate!r} (must be in [0, 1))")
         self.rate = float(rate)
 

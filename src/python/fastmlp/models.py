@@ -293,7 +293,7 @@ class Sequential:
         self._require_compiled("train_on_batch")
         x = self._features(x)
         y = self._targets(y, x.shape[0])
-        self._optimizer._kernel.learning_rate = self._optimizer.learning_rate  # a schedule's current value
+        self._optimizer._sync_learning_rate()
         loss_sum, correct, count = self._network.train_step(x, y)
         return loss_sum / count, correct / count
 

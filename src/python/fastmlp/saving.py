@@ -32,12 +32,12 @@ import io
 import json
 import math
 import os
-import secrets
 import struct
 import zipfile
-from typing import Any
 
 import numpy as np
+
+from ._files import atomic_write
 
 FORMAT = "fastmlp.model"
 FORMAT_VERSION = 1
@@ -112,34 +112,6 @@ def _contents(model) -> tuple[dict, dict[str, bytes]]:
     return config, arrays
 
 
-def _temporary_file(path: str):
-    """(name, binary file) of a new file beside `path` (created with the usual
-    permissions, so the renamed result gets them too)."""
-    folder, base = os.path.split(path)
-    for _ in range(100):
-        name = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        except FileExistsError:
-            continue
-        return name, os.fdopen(fd, "wb")
-    raise FileExistsError(f"could not create a temporary file beside {path}")
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename durable (POSIX); best effort elsewhere."""
-    try:
-        fd = os.open(folder or ".", os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def save_model(model, path) -> None:
     """Write `model` to `path` (one file, replaced atomically); see the module
     docstring for what it holds. Raises ValueError for a model that cannot be
@@ -151,23 +123,11 @@ def save_model(model, path) -> None:
     config_bytes = json.dumps(config, indent=1, allow_nan=False).encode("utf-8")
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save the model to {path}: it is a directory")
-    temp_name, handle = _temporary_file(path)
-    try:
-        with handle:
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-                archive.writestr(CONFIG_MEMBER, config_bytes)
-                for member, data in arrays.items():
-                    archive.writestr(member, data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(os.path.dirname(path))
+    with atomic_write(path) as handle:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            archive.writestr(CONFIG_MEMBER, config_bytes)
+            for member, data in arrays.items():
+                archive.writestr(member, data)
 
 
 # ----------------------------------------------------------------- loading

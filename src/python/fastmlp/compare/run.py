@@ -16,7 +16,6 @@ import numpy as np
 from ..machine import cpu_model
 from .spec import OptimizerSpec, ScheduleSpec, base_learning_rate
 
-DATASETS = ("mnist", "fashion-mnist")
 
 
 @dataclasses.dataclass
@@ -59,42 +58,11 @@ class CompareConfig:
 
 # ------------------------------------------------------------------- data
 def load_dataset(config: CompareConfig):
-    """(x_train, y_train), (x_val, y_val), (x_test, y_test) as float32 in [0, 1].
+    """(x_train, y_train), (x_val, y_val) or None, (x_test, y_test) as float32
+    in [0, 1]; see ``fastmlp.datasets.splits.load_scaled``."""
+    from ..datasets.splits import load_scaled
 
-    ``validation`` as an int N holds out the FIRST N training images (as the
-    reference notebooks do); as a fraction f in (0, 1) it holds out the LAST
-    ceil-rounded fraction, as Keras's ``validation_split`` does (the first
-    ceil(n * (1 - f)) images train)."""
-    from .. import datasets
-
-    if config.dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {config.dataset!r}; expected one of {', '.join(DATASETS)}")
-    module = datasets.mnist if config.dataset == "mnist" else datasets.fashion_mnist
-    (x_train, y_train), (x_test, y_test) = module.load_data(config.data)
-    if config.limit is not None:
-        x_train, y_train = x_train[:config.limit], y_train[:config.limit]
-    scale = np.float32(1 / 255)
-    x_train = x_train.astype(np.float32) * scale
-    x_test = x_test.astype(np.float32) * scale
-    n = len(x_train)
-    validation = config.validation
-    if isinstance(validation, float):
-        if not 0.0 < validation < 1.0:
-            raise ValueError(f"--validation {validation}: a fraction must be in (0, 1)")
-        split_at = int(math.ceil(n * (1.0 - validation)))
-        if split_at in (0, n):
-            raise ValueError(f"--validation {validation} leaves no images on one side of {n}")
-        train = (x_train[:split_at], y_train[:split_at])
-        val = (x_train[split_at:], y_train[split_at:])
-    else:
-        count = int(validation)
-        if count < 0:
-            raise ValueError(f"--validation {count}: must be >= 0")
-        if count >= n:
-            raise ValueError(f"--validation {count} leaves no training images out of {n}")
-        train = (x_train[count:], y_train[count:])
-        val = (x_train[:count], y_train[:count]) if count else None
-    return train, val, (x_test, y_test)
+    return load_scaled(config.dataset, config.data, config.validation, config.limit)
 
 
 # ------------------------------------------------------------------ model

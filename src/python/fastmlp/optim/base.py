@@ -15,7 +15,6 @@ from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
 
-from .. import _core
 from . import schedules
 
 LearningRate = Union[float, Callable[[int], float]]
@@ -151,7 +150,11 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value: LearningRate) -> None:
         self._learning_rate = resolve_learning_rate(self._lr_argument, value)
-        self._kernel.learning_rate = self._rate_at(self.iterations)
+        self._sync_learning_rate()
+
+    def _sync_learning_rate(self) -> None:
+        """Give the kernel the rate of its next update (a schedule evaluated)."""
+        self._kernel.learning_rate = self._rate_at(self._kernel.iterations)
 
     @property
     def schedule(self):
@@ -183,7 +186,7 @@ class Optimizer:
             if grad.dtype.kind != "f":
                 raise TypeError(f"gradient {i} has dtype {grad.dtype}; expected floats")
             converted.append(np.ascontiguousarray(grad, dtype=np.float32))
-        self._kernel.learning_rate = self._rate_at(self.iterations)
+        self._sync_learning_rate()
         self._kernel.step(self._params, converted)
 
     # -------------------------------------------------------------- state
@@ -232,7 +235,7 @@ class Optimizer:
             if name in entries[0]:
                 kernel.set_scalar(k, float(entries[0][name]))
         kernel.iterations = int(iterations)
-        kernel.learning_rate = self._rate_at(kernel.iterations)
+        self._sync_learning_rate()
 
     def state_bytes(self) -> int:
         """Bytes of optimizer state (4 per value per state buffer)."""
