@@ -194,6 +194,10 @@ def test_the_core_rejects_what_would_be_copied_or_crash():
         _core.Network(0, [3], ["relu"])
     with pytest.raises(ValueError, match="activation"):
         _core.Network(5, [3], ["gelu"])
+    with pytest.raises(TypeError, match="'units' has the wrong type: str"):
+        _core.Network(5, [{"kind": "dense", "units": "3"}])
+    with pytest.raises(ValueError, match="unknown layer kind"):
+        _core.Network(5, [{"kind": "conv"}])
     with pytest.raises(IndexError):
         net.layer_params(1)
     untrained = _core.Network(5, [3], ["softmax"])

@@ -59,7 +59,13 @@ py::tuple metrics_tuple(const Metrics& m) { return py::make_tuple(m.loss_sum, m.
 
 template <typename T>
 T get_or(const py::dict& d, const char* key, T fallback) {
-  return d.contains(key) ? d[key].cast<T>() : fallback;
+  if (!d.contains(key)) return fallback;
+  try {
+    return d[key].cast<T>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string("layer field '") + key + "' has the wrong type: " +
+                         std::string(py::str(py::type::handle_of(d[key]).attr("__name__"))));
+  }
 }
 
 LayerSpec layer_spec(const py::dict& d) {

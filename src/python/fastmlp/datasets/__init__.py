@@ -8,7 +8,7 @@ Example::
 Pure Python (stdlib + numpy); independent of the compiled core.
 """
 
-from . import fashion_mnist, mnist
+from . import fashion_mnist, mnist, splits
 from .download import DatasetDownloadError
 from .idx import IDXFormatError, read_idx
 from .mnist import DatasetFormatError
@@ -16,6 +16,7 @@ from .mnist import DatasetFormatError
 __all__ = [
     "mnist",
     "fashion_mnist",
+    "splits",
     "read_idx",
     "DatasetDownloadError",
     "DatasetFormatError",
