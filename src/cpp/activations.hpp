@@ -53,31 +53,26 @@ inline void softmax_row(const T* z, T* a, Index K) {
 template <typename T>
 void activation_forward(Activation f, const T* z, T* a, Index N, Index K) {
   const Index n = N * K;
-  const int threads = num_threads();
-  const bool parallel = n >= kParallelMinElements;
   switch (f) {
     case Activation::Linear:
       if (a != z) std::copy(z, z + n, a);
       break;
     case Activation::ReLU:
-#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (parallel)
-      for (Index i = 0; i < n; ++i) a[i] = z[i] > T(0) ? z[i] : T(0);
+      parallel_for(n, [=](Index i) { a[i] = z[i] > T(0) ? z[i] : T(0); });
       break;
     case Activation::Sigmoid:
       // exp of a non-positive argument only, so it never overflows.
-#pragma omp parallel for num_threads(threads) if (parallel)
-      for (Index i = 0; i < n; ++i) {
+      parallel_for<false>(n, [=](Index i) {
         const T e = std::exp(-std::abs(z[i]));
         a[i] = z[i] >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-      }
+      });
       break;
     case Activation::Tanh:
-#pragma omp parallel for num_threads(threads) if (parallel)
-      for (Index i = 0; i < n; ++i) a[i] = std::tanh(z[i]);
+      parallel_for<false>(n, [=](Index i) { a[i] = std::tanh(z[i]); });
       break;
     case Activation::Softmax:
-#pragma omp parallel for num_threads(threads) if (parallel)
-      for (Index r = 0; r < N; ++r) softmax_row(z + r * K, a + r * K, K);
+      parallel_for<false>(N, [=](Index r) { softmax_row(z + r * K, a + r * K, K); },
+                          (kParallelMinElements + K - 1) / K);
       break;
   }
 }
@@ -85,35 +80,29 @@ void activation_forward(Activation f, const T* z, T* a, Index N, Index K) {
 template <typename T>
 void activation_backward(Activation f, const T* a, const T* da, T* dz, Index N, Index K) {
   const Index n = N * K;
-  const int threads = num_threads();
-  const bool parallel = n >= kParallelMinElements;
   switch (f) {
     case Activation::Linear:
       if (dz != da) std::copy(da, da + n, dz);
       break;
     case Activation::ReLU:
-#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (parallel)
-      for (Index i = 0; i < n; ++i) dz[i] = a[i] > T(0) ? da[i] : T(0);
+      parallel_for(n, [=](Index i) { dz[i] = a[i] > T(0) ? da[i] : T(0); });
       break;
     case Activation::Sigmoid:
-#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (parallel)
-      for (Index i = 0; i < n; ++i) dz[i] = da[i] * a[i] * (T(1) - a[i]);
+      parallel_for(n, [=](Index i) { dz[i] = da[i] * a[i] * (T(1) - a[i]); });
       break;
     case Activation::Tanh:
-#pragma omp parallel for simd schedule(simd : static) num_threads(threads) if (parallel)
-      for (Index i = 0; i < n; ++i) dz[i] = da[i] * (T(1) - a[i] * a[i]);
+      parallel_for(n, [=](Index i) { dz[i] = da[i] * (T(1) - a[i] * a[i]); });
       break;
     case Activation::Softmax:
       // dz_k = a_k (da_k - sum_j a_j da_j): the Jacobian-vector product per row.
-#pragma omp parallel for num_threads(threads) if (parallel)
-      for (Index r = 0; r < N; ++r) {
+      parallel_for<false>(N, [=](Index r) {
         const T* ar = a + r * K;
         const T* dar = da + r * K;
         T* dzr = dz + r * K;
         T dot = 0;
         for (Index k = 0; k < K; ++k) dot += ar[k] * dar[k];
         for (Index k = 0; k < K; ++k) dzr[k] = ar[k] * (dar[k] - dot);
-      }
+      }, (kParallelMinElements + K - 1) / K);
       break;
   }
 }

@@ -133,11 +133,18 @@ const float* Network::forward(const float* x, Index n, bool training) {
     const float* p = params_.data() + layer.param_offset;
     const Index K = layer.out;
     switch (layer.spec.kind) {
-      case LayerKind::Dense:
-        dense_forward(in, p, p + layer.in * K, out, n, layer.in, K);
+      case LayerKind::Dense: {
+        {
+          StepProfile::Scope scope(profile_, Phase::ForwardMatmul);
+          dense_forward_matmul(in, p, out, n, layer.in, K);
+        }
+        StepProfile::Scope scope(profile_, Phase::ForwardElementwise);
+        add_bias(out, p + layer.in * K, n, K);
         if (!(l == last && fused_softmax_loss())) activation_forward(layer.spec.activation, out, out, n, K);
         break;
+      }
       case LayerKind::BatchNorm: {
+        StepProfile::Scope scope(profile_, Phase::ForwardElementwise);
         const float eps = float(layer.spec.epsilon);
         float* moving_mean = stats_.data() + layer.stats_offset;
         float* moving_var = moving_mean + K;
@@ -155,6 +162,7 @@ const float* Network::forward(const float* x, Index n, bool training) {
         break;
       }
       case LayerKind::Dropout: {
+        StepProfile::Scope scope(profile_, Phase::ForwardElementwise);
         const Index size = n * K;
         if (training && layer.spec.rate > 0) {
           // Inverted dropout: kept units are scaled by 1 / (1 - rate).
@@ -191,6 +199,7 @@ double Network::regularization_penalty() const {
 }
 
 Metrics Network::loss_and_output_grad(Targets y, Index n, bool with_grad) {
+  StepProfile::Scope scope(profile_, Phase::Loss);
   const Index K = output_dim();
   const float* out = layers_.back().output.data();
   float* grad = with_grad ? delta_.data() : nullptr;
@@ -224,7 +233,12 @@ void Network::backward(const float* x, Index n) {
     const Index K = layer.out;
     switch (layer.spec.kind) {
       case LayerKind::Dense: {
-        dense_backward(in, p, delta_.data(), dx, g, g + layer.in * K, n, layer.in, K, /*accumulate=*/false);
+        {
+          StepProfile::Scope scope(profile_, Phase::BackwardMatmul);
+          dense_backward_matmul(in, p, delta_.data(), dx, g, n, layer.in, K, /*accumulate=*/false);
+        }
+        StepProfile::Scope scope(profile_, Phase::BackwardElementwise);
+        bias_backward(delta_.data(), g + layer.in * K, n, K, /*accumulate=*/false);
         const float l1 = float(layer.spec.l1), two_l2 = float(2 * layer.spec.l2);
         if (l1 > 0 || two_l2 > 0) {
           for (Index i = 0, size = layer.in * K; i < size; ++i)
@@ -232,12 +246,15 @@ void Network::backward(const float* x, Index n) {
         }
         break;
       }
-      case LayerKind::BatchNorm:
+      case LayerKind::BatchNorm: {
+        StepProfile::Scope scope(profile_, Phase::BackwardElementwise);
         batchnorm_backward(delta_.data(), layer.saved.data(), p, layer.inv_std.data(),
                            dx ? dx : delta_.data(), g, g + K, n, K);
         break;
+      }
       case LayerKind::Dropout:
         if (dx) {
+          StepProfile::Scope scope(profile_, Phase::BackwardElementwise);
           if (layer.spec.rate > 0) {
             const float* mask = layer.saved.data();
             for (Index i = 0, size = n * K; i < size; ++i) dx[i] = delta_.data()[i] * mask[i];
@@ -249,6 +266,7 @@ void Network::backward(const float* x, Index n) {
     }
     if (l > 0) {
       const Layer& below = layers_[l - 1];
+      StepProfile::Scope scope(profile_, Phase::BackwardElementwise);
       if (below.spec.kind == LayerKind::Dense)
         activation_backward(below.spec.activation, below.output.data(), dx, dx, n, below.out);
       std::swap(delta_, delta_next_);
@@ -257,6 +275,7 @@ void Network::backward(const float* x, Index n) {
 }
 
 void Network::apply_optimizer() {
+  StepProfile::Scope scope(profile_, Phase::Optimizer);
   if (optimizer_->wants_tensor_spans())
     optimizer_->step(tensor_spans_.data(), tensor_spans_.size());
   else
@@ -315,11 +334,14 @@ Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_siz
     const Index rows = std::min(batch, n - start);
     if (learning_rates) optimizer_->learning_rate = learning_rates[step];
     Targets batch_y;
-    for (Index r = 0; r < rows; ++r) {
-      const Index src = order_[start + r];
-      std::memcpy(batch_x_.data() + r * input_dim_, x + src * input_dim_, sizeof(float) * input_dim_);
-      if (y.labels) batch_labels_[r] = y.labels[src];
-      if (y.dense) std::memcpy(batch_dense_.data() + r * K, y.dense + src * K, sizeof(float) * K);
+    {
+      StepProfile::Scope scope(profile_, Phase::Gather);
+      for (Index r = 0; r < rows; ++r) {
+        const Index src = order_[start + r];
+        std::memcpy(batch_x_.data() + r * input_dim_, x + src * input_dim_, sizeof(float) * input_dim_);
+        if (y.labels) batch_labels_[r] = y.labels[src];
+        if (y.dense) std::memcpy(batch_dense_.data() + r * K, y.dense + src * K, sizeof(float) * K);
+      }
     }
     if (y.labels) batch_y.labels = batch_labels_.data();
     if (y.dense) batch_y.dense = batch_dense_.data();

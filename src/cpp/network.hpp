@@ -20,6 +20,7 @@
 #include "matrix.hpp"
 #include "optim/optimizer.hpp"
 #include "rng.hpp"
+#include "step_profile.hpp"
 
 namespace fastmlp {
 
@@ -113,6 +114,9 @@ class Network {
   // Largest batch the workspace currently holds.
   Index capacity() const { return capacity_; }
 
+  // Per-phase timing of the following steps (see step_profile.hpp).
+  StepProfile& profile() { return profile_; }
+
  private:
   struct Layer {
     LayerSpec spec;
@@ -144,6 +148,7 @@ class Network {
   bool has_regularizer_ = false;
   std::shared_ptr<Optimizer> optimizer_;
   Rng dropout_rng_{0};
+  StepProfile profile_;
 
   Index capacity_ = 0;
   AlignedVector<float> delta_, delta_next_;    // gradients flowing backward

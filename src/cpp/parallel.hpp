@@ -12,4 +12,38 @@ int num_threads();
 // n >= 1. Applies to every later call, from any Python thread.
 void set_num_threads(int n);
 
+// body(i) for every i in [0, n): split over the threads when n reaches
+// min_parallel, else run inline on the calling thread. Never an OpenMP region
+// with a false if-clause: entering one still costs about 5 us here (libgomp
+// re-forms its thread team), as much as a small loop itself. Each thread runs
+// a private copy of `body`, so GCC keeps its captures in registers. With
+// `vectorize`, the loop is also an OpenMP SIMD loop; leave it off for bodies
+// whose vector and scalar forms round differently (exp, tanh), since chunk
+// boundaries move with the thread count.
+template <bool vectorize = true, class F>
+inline void parallel_for(Index n, const F& body, Index min_parallel = kParallelMinElements) {
+  const int threads = num_threads();
+  if (threads > 1 && n >= min_parallel) {
+#pragma omp parallel num_threads(threads)
+    {
+      const F local = body;
+      if constexpr (vectorize) {
+#pragma omp for simd schedule(simd : static)
+        for (Index i = 0; i < n; ++i) local(i);
+      } else {
+#pragma omp for schedule(static)
+        for (Index i = 0; i < n; ++i) local(i);
+      }
+    }
+  } else {
+    const F local = body;
+    if constexpr (vectorize) {
+#pragma omp simd
+      for (Index i = 0; i < n; ++i) local(i);
+    } else {
+      for (Index i = 0; i < n; ++i) local(i);
+    }
+  }
+}
+
 }  // namespace fastmlp

@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include "gemm.hpp"
 #include "parallel.hpp"
 
 namespace py = pybind11;
@@ -11,6 +12,7 @@ namespace fastmlp::bindings {
 void bind_kernels(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_network(py::module_& m);
+void bind_bench(py::module_& m);
 }  // namespace fastmlp::bindings
 
 #define FASTMLP_STR2(x) #x
@@ -28,6 +30,7 @@ PYBIND11_MODULE(_core, m) {
     info["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) +
                     "." + std::to_string(EIGEN_MINOR_VERSION);
     info["openmp"] = _OPENMP;
+    info["gemm"] = fastmlp::sgemm_kernel_name();
     info["compiler"] = __VERSION__;
     info["max_threads"] = omp_get_num_procs();
     return info;
@@ -35,4 +38,5 @@ PYBIND11_MODULE(_core, m) {
   fastmlp::bindings::bind_kernels(m);
   fastmlp::bindings::bind_optim(m);
   fastmlp::bindings::bind_network(m);
+  fastmlp::bindings::bind_bench(m);
 }

@@ -166,6 +166,18 @@ Dense layers over one flat parameter buffer. Metrics come back as
            "moving_variance); Dropout ().")
       .def("layer_grads", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/true); },
            py::arg("layer"), "Views into grads: Dense (dW, db); BatchNormalization (dgamma, dbeta).")
+      .def("set_profiling", [](LockedNetwork& net, bool on) {
+        std::lock_guard<std::mutex> lock(net.mutex);
+        net.profile().enable(on);
+        net.profile().reset();
+      }, py::arg("on"), "Time the following training steps by phase (off by default), from zero.")
+      .def("profile", [](LockedNetwork& net) {
+        std::lock_guard<std::mutex> lock(net.mutex);
+        py::dict seconds;
+        for (int p = 0; p < int(Phase::Count); ++p)
+          seconds[phase_name(Phase(p))] = net.profile().seconds(Phase(p));
+        return seconds;
+      }, "Seconds spent in each phase since set_profiling(True).")
       .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.seed_dropout(seed);

@@ -20,15 +20,13 @@ double sum_of_squares(const float* g, Index n) {
   constexpr Index kChunks = 64;
   double partial[kChunks];
   const Index chunk = (n + kChunks - 1) / kChunks;
-  const int threads = num_threads();
-#pragma omp parallel for num_threads(threads) if (n >= kParallelMinElements)
-  for (Index c = 0; c < kChunks; ++c) {
+  parallel_for<false>(kChunks, [&partial, g, n, chunk](Index c) {
     const Index begin = std::min(n, c * chunk), end = std::min(n, begin + chunk);
     double s = 0;
 #pragma omp simd reduction(+ : s)
     for (Index i = begin; i < end; ++i) s += double(g[i]) * double(g[i]);
     partial[c] = s;
-  }
+  }, n >= kParallelMinElements ? 0 : kChunks + 1);
   double total = 0;
   for (double s : partial) total += s;
   return total;

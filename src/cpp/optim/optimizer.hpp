@@ -57,13 +57,7 @@ struct GradientTransform {
 // and runs an order of magnitude slower).
 template <class F>
 inline void fused_loop(Index n, const F& f) {
-  const int threads = num_threads();
-#pragma omp parallel num_threads(threads) if (n >= kParallelMinElements)
-  {
-    const F local = f;
-#pragma omp for simd schedule(simd : static)
-    for (Index i = 0; i < n; ++i) local(i);
-  }
+  parallel_for(n, f);
 }
 
 // Calls f(std::true_type{}) or f(std::false_type{}): an option then becomes

@@ -1,0 +1,177 @@
+// fastmlp's own AVX-512 float32 product (see gemm.hpp). Eigen 3.4's product
+// reaches about 40% of this CPU's AVX-512 peak; the training step's shapes
+// (a batch of 32 rows against 784x300 weights) need most of it.
+//
+// C is cut into tiles of kRows x (kVectors * 16) and each tile is one
+// micro-kernel call that keeps the whole tile in registers for all of k:
+// per k, it loads kVectors vectors of op(B)'s row, broadcasts kRows values of
+// op(A)'s column, and does kRows * kVectors fused multiply-adds. op(A) is read
+// in place through two strides (so A and A^T cost the same); B^T is packed
+// into a per-thread panel first, since its rows would be a strided gather.
+#ifdef __AVX512F__
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "gemm.hpp"
+#include "parallel.hpp"
+
+namespace fastmlp {
+namespace {
+
+constexpr int kRows = 8;
+constexpr int kVectors = 3;
+constexpr Index kPanel = kVectors * 16;  // columns per tile
+// Products below this many multiply-adds stay on one thread.
+constexpr Index kParallelMinMacs = Index(1) << 16;
+
+struct Operands {
+  Index K;
+  const float* a;  // op(A)(i, k) = a[i * a_row + k * a_col]
+  Index a_row, a_col;
+  const float* b;  // op(B)(k, j) = b[k * ldb + j]
+  Index ldb;
+  float* c;
+  Index ldc;
+  bool accumulate;
+};
+
+// One tile: rows i < R, columns 16 * V, the last vector masked by `last`.
+template <int R, int V>
+void tile_kernel(const Operands& o, const float* a, const float* b, float* c, __mmask16 last) {
+  // Locals, not o's fields: GCC would reload those on every k.
+  const Index K = o.K, a_row = o.a_row, a_col = o.a_col, ldb = o.ldb, ldc = o.ldc;
+  // Every loop over r and v is unrolled completely so that acc lives in registers.
+  __m512 acc[R][V];
+  if (o.accumulate) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v)
+        acc[r][v] = _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), c + r * ldc + 16 * v);
+  } else {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+  }
+  for (Index k = 0; k < K; ++k) {
+    __m512 bk[V];
+    const float* brow = b + k * ldb;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v)
+      bk[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v);
+    const float* acol = a + k * a_col;
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 ar = _mm512_set1_ps(acol[r * a_row]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bk[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      float* dst = c + r * ldc + 16 * v;
+      if (v == V - 1)
+        _mm512_mask_storeu_ps(dst, last, acc[r][v]);
+      else
+        _mm512_storeu_ps(dst, acc[r][v]);
+    }
+}
+
+using TileFn = void (*)(const Operands&, const float*, const float*, float*, __mmask16);
+
+template <int R, int... V>
+constexpr std::array<TileFn, kVectors> row_of_kernels(std::integer_sequence<int, V...>) {
+  return {&tile_kernel<R, V + 1>...};
+}
+template <int... R>
+constexpr std::array<std::array<TileFn, kVectors>, kRows> kernel_table(std::integer_sequence<int, R...>) {
+  return {row_of_kernels<R + 1>(std::make_integer_sequence<int, kVectors>{})...};
+}
+constexpr auto kKernels = kernel_table(std::make_integer_sequence<int, kRows>{});
+
+// B^T's columns j0 .. j0+width as a (K, kPanel) row-major panel.
+void pack_transposed_panel(const float* B, Index ldb, Index K, Index j0, Index width, float* panel) {
+  for (Index j = 0; j < width; ++j) {
+    const float* src = B + (j0 + j) * ldb;
+    for (Index k = 0; k < K; ++k) panel[k * kPanel + j] = src[k];
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// C's rows [i_begin, i_end) x columns [j_begin, j_end): column panels of up
+// to kVectors vectors (sized evenly, since a one-vector panel runs slower),
+// and within each panel, tiles of kRows rows that reuse it from cache.
+void multiply_block(const Operands& o, bool pack_b, const float* B, Index ldb, Index i_begin, Index i_end,
+                    Index j_begin, Index j_end, std::vector<float>& panel) {
+  const Index vectors = (j_end - j_begin + 15) / 16;
+  const Index panels = (vectors + kVectors - 1) / kVectors;
+  Index j0 = j_begin;
+  for (Index p = 0; p < panels; ++p) {
+    const Index panel_vectors = vectors * (p + 1) / panels - vectors * p / panels;
+    const Index width = std::min<Index>(16 * panel_vectors, j_end - j0);
+    const int tail = int(width - 16 * (panel_vectors - 1));
+    const __mmask16 last = __mmask16((1u << tail) - 1);
+    const float* b = B + j0;
+    if (pack_b) {
+      pack_transposed_panel(B, ldb, o.K, j0, width, panel.data());
+      b = panel.data();
+    }
+    const TileFn* kernels = kKernels[0].data() + (panel_vectors - 1);
+    for (Index i0 = i_begin; i0 < i_end; i0 += kRows) {
+      const Index rows = std::min<Index>(kRows, i_end - i0);
+      kernels[(rows - 1) * kVectors](o, o.a + i0 * o.a_row, b, o.c + i0 * o.ldc + j0, last);
+    }
+    j0 += width;
+  }
+}
+
+}  // namespace
+
+void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index lda, const float* B,
+           Index ldb, float* C, Index ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  const bool ta = op_a == Op::Transpose, tb = op_b == Op::Transpose;
+  const Operands o{K, A, ta ? 1 : lda, ta ? lda : 1, B, tb ? kPanel : ldb, C, ldc, accumulate};
+  const Index col_vectors = (N + 15) / 16, row_tiles = (M + kRows - 1) / kRows;
+  const int threads = M * N * K >= kParallelMinMacs
+                          ? int(std::min<Index>(num_threads(), std::max(col_vectors, row_tiles)))
+                          : 1;
+  // Thread t of nt takes an equal share of whole column vectors (so every
+  // thread reads its own B panels once), or of row tiles when C has few columns.
+  auto multiply_share = [&](Index t, Index nt) {
+    // Per-thread panel for B^T; it grows to the largest K seen and is then reused.
+    thread_local std::vector<float> panel;
+    if (tb && panel.size() < size_t(K * kPanel)) panel.resize(K * kPanel);
+    Index i_begin = 0, i_end = M, j_begin = 0, j_end = N;
+    if (col_vectors >= 2 * nt || col_vectors >= row_tiles) {
+      j_begin = std::min(N, 16 * (col_vectors * t / nt));
+      j_end = std::min(N, 16 * (col_vectors * (t + 1) / nt));
+    } else {
+      i_begin = std::min(M, kRows * (row_tiles * t / nt));
+      i_end = std::min(M, kRows * (row_tiles * (t + 1) / nt));
+    }
+    if (i_begin < i_end && j_begin < j_end) multiply_block(o, tb, B, ldb, i_begin, i_end, j_begin, j_end, panel);
+  };
+  if (threads == 1) {
+    multiply_share(0, 1);  // no OpenMP region at all: even a one-thread one costs microseconds
+  } else {
+#pragma omp parallel num_threads(threads)
+    multiply_share(omp_get_thread_num(), omp_get_num_threads());
+  }
+}
+
+const char* sgemm_kernel_name() { return "avx512"; }
+
+}  // namespace fastmlp
+#endif  // __AVX512F__
