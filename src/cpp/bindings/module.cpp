@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include "allocation_counter.hpp"
 #include "gemm.hpp"
 #include "parallel.hpp"
 
@@ -35,6 +36,10 @@ PYBIND11_MODULE(_core, m) {
     info["max_threads"] = omp_get_num_procs();
     return info;
   }, "How this build was compiled: target architecture, SIMD sets, Eigen and OpenMP versions.");
+  m.def("allocation_count", &fastmlp::allocation_count,
+        "Heap allocations made so far by this module's own code (0 forever where the counter is off).");
+  m.def("allocation_counter_enabled", &fastmlp::allocation_counter_enabled,
+        "Whether this build counts its heap allocations (Linux builds do).");
   fastmlp::bindings::bind_kernels(m);
   fastmlp::bindings::bind_optim(m);
   fastmlp::bindings::bind_network(m);

@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "allocation_counter.hpp"
 #include "bindings/arrays.hpp"
 #include "network.hpp"
 
@@ -207,6 +208,27 @@ Dense layers over one flat parameter buffer. Metrics come back as
         }
         return metrics_tuple(m);
       }, py::arg("x"), py::arg("y"), "Forward, loss, backward and update on one batch.")
+      .def("allocations_in_train_steps", [](LockedNetwork& net, py::handle x, py::handle y, int steps) {
+        Batch b = check_batch(net, x, y);
+        if (b.rows < 1) throw py::value_error("x is empty");
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(net.mutex);
+        const std::uint64_t before = allocation_count();
+        for (int s = 0; s < steps; ++s) net.train_step(b.x.data(), b.targets, b.rows);
+        return allocation_count() - before;
+      }, py::arg("x"), py::arg("y"), py::arg("steps"),
+      "For tests: heap allocations made by this module during `steps` calls of train_step.")
+      .def("allocations_in_train_epoch", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size,
+                                            std::uint64_t seed) {
+        Batch b = check_batch(net, x, y);
+        if (b.rows < 1) throw py::value_error("x is empty");
+        py::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(net.mutex);
+        const std::uint64_t before = allocation_count();
+        net.train_epoch(b.x.data(), b.targets, b.rows, batch_size, /*shuffle=*/true, seed);
+        return allocation_count() - before;
+      }, py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("seed") = 0,
+      "For tests: heap allocations made by this module during one shuffled train_epoch.")
       .def("train_epoch", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size,
                              bool shuffle, std::uint64_t seed, py::object learning_rates,
                              py::object progress, double progress_interval) {

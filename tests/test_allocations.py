@@ -1,0 +1,98 @@
+"""No heap allocation in a steady-state training step.
+
+The compiled module routes its own malloc-family calls and operator new
+through a counter (allocation_counter.cpp; the linker's --wrap). After a
+warm-up that sizes the workspace and optimizer state, steps and whole
+epochs must allocate nothing, for every layer kind and optimizer family,
+on one thread and on several, with full and partial batches.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import _core, optim
+from fastmlp.layers import BatchNormalization, Dense, Dropout
+from fastmlp.regularizers import L2
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="the allocation counter needs the GNU linker's --wrap")
+
+
+def test_the_counter_is_built_in_and_counts():
+    assert _core.allocation_counter_enabled()
+    before = _core.allocation_count()
+    _core.Network(20, [{"kind": "dense", "units": 30, "activation": "relu"}])  # vectors: allocates
+    assert _core.allocation_count() > before
+
+
+def problem(n=96, features=40, classes=10, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, features)).astype(np.float32)
+    y = rng.integers(0, classes, size=n).astype(np.int32)
+    return x, y
+
+
+def model_with(layers, optimizer, features=40):
+    model = fastmlp.Sequential(layers, input_dim=features, seed=0)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+OPTIMIZERS = {
+    "keras.SGD": lambda: optim.keras.SGD(learning_rate=0.01),
+    "keras.SGD nesterov": lambda: optim.keras.SGD(learning_rate=0.01, momentum=0.9, nesterov=True),
+    "keras.Adam clipnorm": lambda: optim.keras.Adam(clipnorm=1.0),
+    "keras.RMSprop centered": lambda: optim.keras.RMSprop(centered=True, global_clipnorm=1.0),
+    "keras.Nadam": lambda: optim.keras.Nadam(),
+    "keras.AdamW": lambda: optim.keras.AdamW(weight_decay=0.01),
+    "keras.Adagrad": lambda: optim.keras.Adagrad(),
+    "keras.Lion": lambda: optim.keras.Lion(),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_train_steps_allocate_nothing_once_warm(name, threads):
+    fastmlp.set_num_threads(threads)
+    try:
+        # Wide enough that products and the update run on several threads.
+        model = model_with([Dense(300, activation="relu", kernel_regularizer=L2(1e-4)),
+                            BatchNormalization(), Dropout(0.2), Dense(100, activation="tanh"),
+                            Dense(10, activation="softmax")], OPTIMIZERS[name]())
+        x, y = problem()
+        network = model._network
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        assert network.allocations_in_train_steps(x, y, 5) == 0
+        # A partial batch fits the workspace sized for the full one.
+        assert network.allocations_in_train_steps(x[:17], y[:17], 3) == 0
+    finally:
+        fastmlp.set_num_threads(2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_whole_epoch_allocates_nothing_once_warm(threads):
+    fastmlp.set_num_threads(threads)
+    try:
+        model = model_with([Dense(300, activation="relu"), Dense(100, activation="relu"),
+                            Dense(10, activation="softmax")], "adam", features=784)
+        x, y = problem(n=1000, features=784)
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # sizes the workspace, state and row order
+        assert model._network.allocations_in_train_epoch(x, y, 32, seed=1) == 0
+    finally:
+        fastmlp.set_num_threads(2)
+
+
+def test_the_hook_sees_a_step_that_does_allocate():
+    """The first step sizes the workspace: the hook must see that, or a zero
+    above would prove nothing."""
+    model = model_with([Dense(64, activation="relu"), Dense(10, activation="softmax")], "sgd")
+    x, y = problem()
+    assert model._network.allocations_in_train_steps(x, y, 1) > 0
+    # A larger batch than any before grows the workspace again.
+    x2, y2 = problem(n=200)
+    assert model._network.allocations_in_train_steps(x2, y2, 1) > 0
+    assert model._network.allocations_in_train_steps(x2, y2, 1) == 0
