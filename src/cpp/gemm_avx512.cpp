@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <array>
 #include <utility>
-#include <vector>
 
 #include "gemm.hpp"
 #include "parallel.hpp"
@@ -26,6 +25,8 @@ namespace {
 constexpr int kRows = 8;
 constexpr int kVectors = 3;
 constexpr Index kPanel = kVectors * 16;  // columns per tile
+constexpr Index kDepth = 256;            // k per cache block: a panel of op(B) is 48 KiB
+constexpr Index kRowBlock = 128;         // rows of op(A) per cache block: 128 KiB at kDepth
 // Products below this many multiply-adds stay on one thread.
 constexpr Index kParallelMinMacs = Index(1) << 16;
 
@@ -33,8 +34,7 @@ struct Operands {
   Index K;
   const float* a;  // op(A)(i, k) = a[i * a_row + k * a_col]
   Index a_row, a_col;
-  const float* b;  // op(B)(k, j) = b[k * ldb + j]
-  Index ldb;
+  Index ldb;  // op(B)(k, j) = b[k * ldb + j], b passed to the kernel
   float* c;
   Index ldc;
   bool accumulate;
@@ -109,30 +109,42 @@ void pack_transposed_panel(const float* B, Index ldb, Index K, Index j0, Index w
 
 namespace {
 
-// C's rows [i_begin, i_end) x columns [j_begin, j_end): column panels of up
-// to kVectors vectors (sized evenly, since a one-vector panel runs slower),
-// and within each panel, tiles of kRows rows that reuse it from cache.
+// C's rows [i_begin, i_end) x columns [j_begin, j_end), in cache blocks:
+// kDepth values of k at a time (C is stored and reloaded between them, which
+// changes no bits: the accumulators are float32 either way), kRowBlock rows
+// of op(A) at a time (kept in L2 across the column panels), then column
+// panels of up to kVectors vectors (sized evenly, since a one-vector panel
+// runs slower), and within each panel, tiles of kRows rows.
 void multiply_block(const Operands& o, bool pack_b, const float* B, Index ldb, Index i_begin, Index i_end,
-                    Index j_begin, Index j_end, std::vector<float>& panel) {
+                    Index j_begin, Index j_end, float* panel) {
   const Index vectors = (j_end - j_begin + 15) / 16;
   const Index panels = (vectors + kVectors - 1) / kVectors;
-  Index j0 = j_begin;
-  for (Index p = 0; p < panels; ++p) {
-    const Index panel_vectors = vectors * (p + 1) / panels - vectors * p / panels;
-    const Index width = std::min<Index>(16 * panel_vectors, j_end - j0);
-    const int tail = int(width - 16 * (panel_vectors - 1));
-    const __mmask16 last = __mmask16((1u << tail) - 1);
-    const float* b = B + j0;
-    if (pack_b) {
-      pack_transposed_panel(B, ldb, o.K, j0, width, panel.data());
-      b = panel.data();
+  for (Index k0 = 0; k0 < o.K; k0 += kDepth) {
+    Operands block = o;
+    block.K = std::min(kDepth, o.K - k0);
+    block.accumulate = o.accumulate || k0 > 0;
+    const float* a = o.a + k0 * o.a_col;
+    for (Index ib = i_begin; ib < i_end; ib += kRowBlock) {
+      const Index ib_end = std::min(i_end, ib + kRowBlock);
+      Index j0 = j_begin;
+      for (Index p = 0; p < panels; ++p) {
+        const Index panel_vectors = vectors * (p + 1) / panels - vectors * p / panels;
+        const Index width = std::min<Index>(16 * panel_vectors, j_end - j0);
+        const int tail = int(width - 16 * (panel_vectors - 1));
+        const __mmask16 last = __mmask16((1u << tail) - 1);
+        const float* b = B + k0 * ldb + j0;
+        if (pack_b) {
+          pack_transposed_panel(B + k0, ldb, block.K, j0, width, panel);
+          b = panel;
+        }
+        const TileFn* kernels = kKernels[0].data() + (panel_vectors - 1);
+        for (Index i0 = ib; i0 < ib_end; i0 += kRows) {
+          const Index rows = std::min<Index>(kRows, ib_end - i0);
+          kernels[(rows - 1) * kVectors](block, a + i0 * o.a_row, b, o.c + i0 * o.ldc + j0, last);
+        }
+        j0 += width;
+      }
     }
-    const TileFn* kernels = kKernels[0].data() + (panel_vectors - 1);
-    for (Index i0 = i_begin; i0 < i_end; i0 += kRows) {
-      const Index rows = std::min<Index>(kRows, i_end - i0);
-      kernels[(rows - 1) * kVectors](o, o.a + i0 * o.a_row, b, o.c + i0 * o.ldc + j0, last);
-    }
-    j0 += width;
   }
 }
 
@@ -141,8 +153,13 @@ void multiply_block(const Operands& o, bool pack_b, const float* B, Index ldb, I
 void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index lda, const float* B,
            Index ldb, float* C, Index ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
+  if (K <= 0) {  // an empty sum: C = 0, or C unchanged
+    if (!accumulate)
+      for (Index i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
+    return;
+  }
   const bool ta = op_a == Op::Transpose, tb = op_b == Op::Transpose;
-  const Operands o{K, A, ta ? 1 : lda, ta ? lda : 1, B, tb ? kPanel : ldb, C, ldc, accumulate};
+  const Operands o{K, A, ta ? 1 : lda, ta ? lda : 1, tb ? kPanel : ldb, C, ldc, accumulate};
   const Index col_vectors = (N + 15) / 16, row_tiles = (M + kRows - 1) / kRows;
   const int threads = M * N * K >= kParallelMinMacs
                           ? int(std::min<Index>(num_threads(), std::max(col_vectors, row_tiles)))
@@ -150,9 +167,8 @@ void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index ld
   // Thread t of nt takes an equal share of whole column vectors (so every
   // thread reads its own B panels once), or of row tiles when C has few columns.
   auto multiply_share = [&](Index t, Index nt) {
-    // Per-thread panel for B^T; it grows to the largest K seen and is then reused.
-    thread_local std::vector<float> panel;
-    if (tb && panel.size() < size_t(K * kPanel)) panel.resize(K * kPanel);
+    // Per-thread panel for B^T, allocated once per thread.
+    alignas(64) thread_local float panel[kDepth * kPanel];
     Index i_begin = 0, i_end = M, j_begin = 0, j_end = N;
     if (col_vectors >= 2 * nt || col_vectors >= row_tiles) {
       j_begin = std::min(N, 16 * (col_vectors * t / nt));
