@@ -1,9 +1,9 @@
 """bench/ at the END of sys.path, never in front.
 
 Python puts a script's own folder first on sys.path, so a file in bench/
-named like a standard module (bench/profile.py is one: cProfile, which
-PyTorch imports lazily, then gets it instead of the standard ``profile``)
-would shadow that module in every benchmark process. run.py moves its folder
+named like a standard module (a bench/profile.py once did: cProfile, which
+PyTorch imports lazily, got it instead of the standard ``profile``) would
+shadow that module in every benchmark process. run.py moves its folder
 to the end before importing anything else; ``demote()`` does it again after
 importing a bench script that puts the folder back in front itself
 (optimizer_step.py does).
