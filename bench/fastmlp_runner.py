@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from timing import call_times
+
 
 def setup(threads: int) -> dict:
     import fastmlp
@@ -43,11 +45,5 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int) -> 
 
 def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:
     model = build(hidden)
-    for _ in range(2):
-        model.predict(x, batch_size=batch_size)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict(x, batch_size=batch_size)
-        times.append(time.perf_counter() - start)
+    times = call_times(lambda: model.predict(x, batch_size=batch_size), repeats)
     return {"times": times, "detail": f"model.predict(x, batch_size={batch_size})"}

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from timing import call_times
+
 _jax = None
 _shuffle = None
 
@@ -153,11 +155,5 @@ def predict_times(x, hidden, batch_size: int, repeats: int, scan: bool = False) 
         outs = [predict_batch(params, x_all[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
         return jax.block_until_ready(outs)
 
-    for _ in range(2):
-        predict()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict()
-        times.append(time.perf_counter() - start)
+    times = call_times(predict, repeats)
     return {"times": times, "detail": f"jitted softmax(apply(params, x)), {batch_size} rows per call"}

@@ -13,6 +13,8 @@ import importlib.util
 import os
 import time
 
+from timing import call_times
+
 _keras = None
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -92,11 +94,5 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int) -> 
 
 def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:
     model = _model(hidden)
-    for _ in range(2):
-        model.predict(x, batch_size=batch_size, verbose=0)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict(x, batch_size=batch_size, verbose=0)
-        times.append(time.perf_counter() - start)
+    times = call_times(lambda: model.predict(x, batch_size=batch_size, verbose=0), repeats)
     return {"times": times, "detail": f"model.predict(x, batch_size={batch_size}) on {_keras.backend.backend()}"}

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from timing import call_times
+
 _limits = None
 
 
@@ -64,11 +66,5 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int) -> 
 def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:
     clf = _classifier(hidden, "adam", 200)
     clf.partial_fit(x[:200], np.arange(200) % 10, classes=np.arange(10))  # initialize the weights
-    for _ in range(2):
-        clf.predict_proba(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        clf.predict_proba(x)
-        times.append(time.perf_counter() - start)
+    times = call_times(lambda: clf.predict_proba(x), repeats)
     return {"times": times, "detail": "predict_proba(x) (all rows in one pass)"}

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from timing import call_times
+
 _torch = None
 
 
@@ -97,11 +99,5 @@ def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:
             return torch.cat([torch.softmax(model(x_all[i:i + batch_size]), dim=1)
                               for i in range(0, len(x_all), batch_size)])
 
-    for _ in range(2):
-        predict()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict()
-        times.append(time.perf_counter() - start)
+    times = call_times(predict, repeats)
     return {"times": times, "detail": f"softmax(model(x)) under torch.inference_mode, {batch_size} rows per call"}
