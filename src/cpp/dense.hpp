@@ -11,16 +11,10 @@
 
 namespace fastmlp {
 
-// float32 products go through sgemm (fastmlp's kernel where the build has
-// one); float64, used by the tests' references, through Eigen.
-
 // y = x W (N, out), the bias not yet added.
 template <typename T>
 void dense_forward_matmul(const T* x, const T* W, T* y, Index N, Index in, Index out) {
-  if constexpr (std::is_same_v<T, float>)
-    sgemm(Op::None, Op::None, N, out, in, x, in, W, out, y, out, /*accumulate=*/false);
-  else
-    MatrixView<T>(y, N, out).noalias() = ConstMatrixView<T>(x, N, in) * ConstMatrixView<T>(W, in, out);
+  gemm(Op::None, Op::None, N, out, in, x, in, W, out, y, out, /*accumulate=*/false);
 }
 
 // y (N, out) += b (out) on every row.
@@ -39,18 +33,8 @@ void dense_forward(const T* x, const T* W, const T* b, T* y, Index N, Index in, 
 template <typename T>
 void dense_backward_matmul(const T* x, const T* W, const T* dy, T* dx, T* dW, Index N, Index in,
                            Index out, bool accumulate) {
-  if constexpr (std::is_same_v<T, float>) {
-    sgemm(Op::Transpose, Op::None, in, out, N, x, in, dy, out, dW, out, accumulate);
-    if (dx) sgemm(Op::None, Op::Transpose, N, in, out, dy, out, W, out, dx, in, /*accumulate=*/false);
-  } else {
-    ConstMatrixView<T> X(x, N, in), DY(dy, N, out);
-    MatrixView<T> DW(dW, in, out);
-    if (accumulate)
-      DW.noalias() += X.transpose() * DY;
-    else
-      DW.noalias() = X.transpose() * DY;
-    if (dx) MatrixView<T>(dx, N, in).noalias() = DY * ConstMatrixView<T>(W, in, out).transpose();
-  }
+  gemm(Op::Transpose, Op::None, in, out, N, x, in, dy, out, dW, out, accumulate);
+  if (dx) gemm(Op::None, Op::Transpose, N, in, out, dy, out, W, out, dx, in, /*accumulate=*/false);
 }
 
 // db = column sums of dy (or +=). Row by row, so the inner loop runs along

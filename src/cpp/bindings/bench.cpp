@@ -59,7 +59,7 @@ void bind_bench(py::module_& m) {
   }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("transpose_a") = false,
   py::arg("transpose_b") = false, py::arg("accumulate") = false, doc);
   m.def("eigen_matmul", [](py::handle a, py::handle b, py::handle out, bool ta, bool tb, bool acc) {
-    matmul_py(&sgemm_eigen, a, b, out, ta, tb, acc);
+    matmul_py(&gemm_eigen<float>, a, b, out, ta, tb, acc);
   }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("transpose_a") = false,
   py::arg("transpose_b") = false, py::arg("accumulate") = false, doc);
   m.def("stream_adam_shaped", &stream_adam_shaped, py::arg("p"), py::arg("g"), py::arg("m"), py::arg("v"),

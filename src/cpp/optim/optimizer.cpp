@@ -26,7 +26,7 @@ double sum_of_squares(const float* g, Index n) {
 #pragma omp simd reduction(+ : s)
     for (Index i = begin; i < end; ++i) s += double(g[i]) * double(g[i]);
     partial[c] = s;
-  }, n >= kParallelMinElements ? 0 : kChunks + 1);
+  }, /*min_parallel=*/n >= kParallelMinElements ? 1 : kChunks + 1);  // threads only for long arrays
   double total = 0;
   for (double s : partial) total += s;
   return total;
