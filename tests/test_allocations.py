@@ -103,6 +103,21 @@ def test_a_whole_epoch_allocates_nothing_once_warm(threads):
         fastmlp.set_num_threads(2)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_sparse_first_layer_allocates_nothing_once_warm(threads):
+    """Mostly-zero inputs take the first layer's sparse products (sparse.cpp),
+    whose index buffers are sized on the first step; 600 rows are three chunks."""
+    fastmlp.set_num_threads(threads)
+    model = model_with([Dense(300, activation="relu"), Dense(10, activation="softmax")], "sgd", features=784)
+    x, y = problem(n=600, features=784)
+    x[x < 0.85] = 0  # about 20% nonzero, like MNIST
+    model.train_on_batch(x, y)
+    assert model._network.last_sparse_rows == 600
+    # Two Dense layers: two products forward, three backward.
+    assert_steady_state(model._network.allocations_in_train_steps(x, y, 3), 3, 5)
+    assert_steady_state(model._network.allocations_in_train_steps(x[:100], y[:100], 3), 3, 5)
+
+
 def test_the_hook_sees_a_step_that_does_allocate():
     """The first step sizes the workspace: the hook must see that, or a zero
     above would prove nothing."""

@@ -139,7 +139,10 @@ const float* Network::forward(const float* x, Index n, bool training) {
       case LayerKind::Dense: {
         {
           StepProfile::Scope scope(profile_, Phase::ForwardMatmul);
-          dense_forward_matmul(in, p, out, n, layer.in, K);
+          if (l == 0)
+            sparse_input_.forward(in, p, out, n, layer.in, K);
+          else
+            dense_forward_matmul(in, p, out, n, layer.in, K);
         }
         StepProfile::Scope scope(profile_, Phase::ForwardElementwise);
         add_bias(out, p + layer.in * K, n, K);
@@ -238,7 +241,10 @@ void Network::backward(const float* x, Index n) {
       case LayerKind::Dense: {
         {
           StepProfile::Scope scope(profile_, Phase::BackwardMatmul);
-          dense_backward_matmul(in, p, delta_.data(), dx, g, n, layer.in, K, /*accumulate=*/false);
+          if (l == 0)
+            sparse_input_.backward(in, delta_.data(), g, n, layer.in, K);
+          else
+            dense_backward_matmul(in, p, delta_.data(), dx, g, n, layer.in, K, /*accumulate=*/false);
         }
         StepProfile::Scope scope(profile_, Phase::BackwardElementwise);
         bias_backward(delta_.data(), g + layer.in * K, n, K, /*accumulate=*/false);

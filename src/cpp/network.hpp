@@ -20,6 +20,7 @@
 #include "matrix.hpp"
 #include "optim/optimizer.hpp"
 #include "rng.hpp"
+#include "sparse_input.hpp"
 #include "step_profile.hpp"
 
 namespace fastmlp {
@@ -117,6 +118,9 @@ class Network {
   // Per-phase timing of the following steps (see step_profile.hpp).
   StepProfile& profile() { return profile_; }
 
+  // The first layer's products through the input's nonzeros (sparse_input.hpp).
+  SparseInputProducts& sparse_input() { return sparse_input_; }
+
  private:
   struct Layer {
     LayerSpec spec;
@@ -149,6 +153,7 @@ class Network {
   std::shared_ptr<Optimizer> optimizer_;
   Rng dropout_rng_{0};
   StepProfile profile_;
+  SparseInputProducts sparse_input_;
 
   Index capacity_ = 0;
   AlignedVector<float> delta_, delta_next_;    // gradients flowing backward

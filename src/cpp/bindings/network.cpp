@@ -179,6 +179,23 @@ Dense layers over one flat parameter buffer. Metrics come back as
           seconds[phase_name(Phase(p))] = net.profile().seconds(Phase(p));
         return seconds;
       }, "Seconds spent in each phase since set_profiling(True).")
+      .def_property("sparse_input_max_density",
+          [](LockedNetwork& net) {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            return net.sparse_input().max_density;
+          },
+          [](LockedNetwork& net, double density) {
+            if (!(density >= 0 && density <= 1))
+              throw py::value_error("sparse_input_max_density must be in [0, 1]");
+            std::lock_guard<std::mutex> lock(net.mutex);
+            net.sparse_input().max_density = density;
+          },
+          "Fraction of nonzero inputs up to which the first layer multiplies through the "
+          "nonzeros only (exact: zeros add nothing); 0 always uses the dense product.")
+      .def_property_readonly("last_sparse_rows", [](LockedNetwork& net) {
+        std::lock_guard<std::mutex> lock(net.mutex);
+        return net.sparse_input().last_sparse_rows();
+      }, "Rows of the last forward pass that took the sparse product.")
       .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.seed_dropout(seed);

@@ -1,0 +1,207 @@
+#include "sparse.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "parallel.hpp"
+
+namespace fastmlp {
+namespace {
+
+// Products below this many multiply-adds stay on one thread.
+constexpr Index kParallelMinMacs = Index(1) << 16;
+// Output columns one pass over a sparse row keeps in registers: 8 vectors of 16.
+constexpr Index kChunkVectors = 8;
+// Vector stores in csr_from_dense write up to 16 entries past the last one.
+constexpr Index kSlack = 16;
+// How many entries ahead row_times_dense asks for B's rows.
+constexpr Index kPrefetchEntries = 4;
+
+#ifdef __AVX512F__
+// c[0, 16 V) (the last vector masked by `last`) = (c or 0) + sum over entries e of
+// value[e] * B[index[e]][0, 16 V), one fused multiply-add per entry, in order.
+template <int V>
+void row_times_dense(const std::int32_t* index, const float* value, Index count, const float* B, Index ldb,
+                     float* c, __mmask16 last, bool accumulate) {
+  __m512 acc[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v)
+    acc[v] = accumulate ? _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), c + 16 * v)
+                        : _mm512_setzero_ps();
+  for (Index e = 0; e < count; ++e) {
+    const float* b = B + Index(index[e]) * ldb;
+    const __m512 s = _mm512_set1_ps(value[e]);
+    if (e + kPrefetchEntries < count) {
+      const char* ahead = reinterpret_cast<const char*>(B + Index(index[e + kPrefetchEntries]) * ldb);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) _mm_prefetch(ahead + 64 * v, _MM_HINT_T0);
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v)
+      acc[v] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), b + 16 * v),
+                               acc[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(c + 16 * v, v == V - 1 ? last : __mmask16(0xFFFF), acc[v]);
+}
+
+// Columns [j, j + width) of one output row, width <= 16 * kChunkVectors.
+void row_chunk(const std::int32_t* index, const float* value, Index count, const float* B, Index ldb, float* c,
+               Index width, bool accumulate) {
+  const int vectors = int((width + 15) / 16);
+  const Index tail = width - 16 * (vectors - 1);
+  const __mmask16 last = __mmask16((1u << tail) - 1);
+  switch (vectors) {
+    case 1: return row_times_dense<1>(index, value, count, B, ldb, c, last, accumulate);
+    case 2: return row_times_dense<2>(index, value, count, B, ldb, c, last, accumulate);
+    case 3: return row_times_dense<3>(index, value, count, B, ldb, c, last, accumulate);
+    case 4: return row_times_dense<4>(index, value, count, B, ldb, c, last, accumulate);
+    case 5: return row_times_dense<5>(index, value, count, B, ldb, c, last, accumulate);
+    case 6: return row_times_dense<6>(index, value, count, B, ldb, c, last, accumulate);
+    case 7: return row_times_dense<7>(index, value, count, B, ldb, c, last, accumulate);
+    default: return row_times_dense<8>(index, value, count, B, ldb, c, last, accumulate);
+  }
+}
+#else
+void row_chunk(const std::int32_t* index, const float* value, Index count, const float* B, Index ldb, float* c,
+               Index width, bool accumulate) {
+  if (!accumulate) std::fill(c, c + width, 0.0f);
+  for (Index e = 0; e < count; ++e) {
+    const float* b = B + Index(index[e]) * ldb;
+    const float s = value[e];
+#pragma omp simd
+    for (Index j = 0; j < width; ++j) {
+#ifdef __FMA__
+      c[j] = __builtin_fmaf(s, b[j], c[j]);
+#else
+      c[j] += s * b[j];
+#endif
+    }
+  }
+}
+#endif
+
+// Rows [r0, r1) and columns [j0, j1) of C, in chunks of up to kChunkVectors vectors.
+void multiply_block(const CsrMatrix& a, const float* B, Index ldb, float* C, Index ldc, bool accumulate,
+                    Index r0, Index r1, Index j0, Index j1) {
+  const Index vectors = (j1 - j0 + 15) / 16;
+  const Index chunks = (vectors + kChunkVectors - 1) / kChunkVectors;
+  for (Index r = r0; r < r1; ++r) {
+    const Index begin = a.start[r], count = a.start[r + 1] - begin;
+    for (Index c = 0; c < chunks; ++c) {
+      // Even chunks, so no short one is left to run at a fraction of the FMA rate.
+      const Index from = j0 + 16 * (vectors * c / chunks);
+      const Index to = std::min(j1, j0 + 16 * (vectors * (c + 1) / chunks));
+      row_chunk(a.index.data() + begin, a.value.data() + begin, count, B + from, ldb, C + r * ldc + from, to - from,
+                accumulate);
+    }
+  }
+}
+
+
+}  // namespace
+
+void CsrMatrix::reserve(Index r, Index c) {
+  if (Index(start.size()) < r + 1) start.resize(r + 1);
+  if (Index(index.size()) < r * c + kSlack) {
+    index.resize(r * c + kSlack);
+    value.resize(r * c + kSlack);
+  }
+}
+
+bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, CsrMatrix& out) {
+  out.reserve(rows, cols);
+  out.rows = rows;
+  out.cols = cols;
+  std::int32_t* index = out.index.data();
+  float* value = out.value.data();
+  Index n = 0;
+  out.start[0] = 0;
+  for (Index r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    Index j = 0;
+#ifdef __AVX512F__
+    // Compress each vector's nonzeros to the front and store all 16 lanes;
+    // the next store overwrites the unused ones (hence kSlack).
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (; j < cols; j += 16) {
+      const __mmask16 in = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(in, row + j);
+      const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+      _mm512_storeu_ps(value + n, _mm512_maskz_compress_ps(nz, v));
+      _mm512_storeu_si512(index + n, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(lanes, _mm512_set1_epi32(int(j)))));
+      n += _mm_popcnt_u32(nz);
+    }
+#else
+    for (; j < cols; ++j) {
+      if (row[j] != 0.0f) {
+        index[n] = std::int32_t(j);
+        value[n++] = row[j];
+      }
+    }
+#endif
+    out.start[r + 1] = std::int32_t(n);
+    if (n > max_nonzeros) return false;
+  }
+  return true;
+}
+
+void csr_transpose(const CsrMatrix& a, CsrMatrix& out) {
+  out.reserve(a.cols, a.rows);
+  out.rows = a.cols;
+  out.cols = a.rows;
+  std::int32_t* start = out.start.data();
+  std::fill(start, start + a.cols + 1, 0);
+  const Index n = a.nonzeros();
+  for (Index e = 0; e < n; ++e) ++start[a.index[e] + 1];
+  for (Index c = 0; c < a.cols; ++c) start[c + 1] += start[c];
+  // Walking a's rows in order appends each row number to its columns in order;
+  // start[c] serves as column c's fill position and ends as start[c + 1].
+  for (Index r = 0; r < a.rows; ++r) {
+    for (Index e = a.start[r]; e < a.start[r + 1]; ++e) {
+      const std::int32_t at = start[a.index[e]]++;
+      out.index[at] = std::int32_t(r);
+      out.value[at] = a.value[e];
+    }
+  }
+  for (Index c = a.cols; c > 0; --c) start[c] = start[c - 1];
+  start[0] = 0;
+}
+
+void sparse_dense_matmul(const CsrMatrix& a, const float* B, Index ldb, Index N, float* C, Index ldc,
+                         bool accumulate) {
+  const Index M = a.rows, nonzeros = a.nonzeros();
+  if (M <= 0 || N <= 0) return;
+  const Index vectors = (N + 15) / 16;
+  const int threads = nonzeros * N >= kParallelMinMacs
+                          ? int(std::min<Index>(num_threads(), std::max(vectors, M)))
+                          : 1;
+  // Thread t of nt takes rows holding an equal share of the nonzeros, or an
+  // equal share of the column vectors when there are few rows.
+  auto multiply_share = [&](Index t, Index nt) {
+    if (M >= 2 * nt) {
+      const auto row_at = [&](Index share) {
+        const std::int32_t target = std::int32_t(nonzeros * share / nt);
+        return Index(std::lower_bound(a.start.data(), a.start.data() + M, target) - a.start.data());
+      };
+      const Index r0 = t == 0 ? 0 : row_at(t), r1 = t + 1 == nt ? M : row_at(t + 1);
+      multiply_block(a, B, ldb, C, ldc, accumulate, r0, r1, 0, N);
+    } else {
+      const Index j0 = std::min(N, 16 * (vectors * t / nt)), j1 = std::min(N, 16 * (vectors * (t + 1) / nt));
+      if (j0 < j1) multiply_block(a, B, ldb, C, ldc, accumulate, 0, M, j0, j1);
+    }
+  };
+  if (threads == 1) {
+    multiply_share(0, 1);
+  } else {
+#pragma omp parallel num_threads(threads)
+    multiply_share(omp_get_thread_num(), omp_get_num_threads());
+  }
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,52 @@
+#include "sparse_input.hpp"
+
+#include <algorithm>
+
+#include "gemm.hpp"
+
+namespace fastmlp {
+
+bool SparseInputProducts::index_chunk(const float* x, Index rows, Index in) {
+  indexed_ = nullptr;
+  if (!(max_density > 0)) return false;
+  const Index max_nonzeros = Index(max_density * double(rows * in));
+  if (!csr_from_dense(x, rows, in, max_nonzeros, rows_)) return false;
+  indexed_ = x;
+  indexed_rows_ = rows;
+  return true;
+}
+
+void SparseInputProducts::forward(const float* x, const float* W, float* y, Index n, Index in, Index out) {
+  last_sparse_rows_ = 0;
+  for (Index r0 = 0; r0 < n; r0 += kChunkRows) {
+    const Index rows = std::min(kChunkRows, n - r0);
+    const float* xc = x + r0 * in;
+    float* yc = y + r0 * out;
+    if (index_chunk(xc, rows, in)) {
+      sparse_dense_matmul(rows_, W, out, out, yc, out, /*accumulate=*/false);
+      last_sparse_rows_ += rows;
+    } else {
+      gemm(Op::None, Op::None, rows, out, in, xc, in, W, out, yc, out, /*accumulate=*/false);
+    }
+  }
+}
+
+void SparseInputProducts::backward(const float* x, const float* dy, float* dW, Index n, Index in, Index out) {
+  // Chunks in row order, each adding to the last: every dW element is one
+  // chain over the rows in order, as in a single dense product.
+  for (Index r0 = 0; r0 < n; r0 += kChunkRows) {
+    const Index rows = std::min(kChunkRows, n - r0);
+    const float* xc = x + r0 * in;
+    const bool accumulate = r0 > 0;
+    const bool indexed = (indexed_ == xc && indexed_rows_ == rows) || index_chunk(xc, rows, in);
+    if (indexed) {
+      csr_transpose(rows_, columns_);
+      sparse_dense_matmul(columns_, dy + r0 * out, out, out, dW, out, accumulate);
+    } else {
+      gemm(Op::Transpose, Op::None, in, out, rows, xc, in, dy + r0 * out, out, dW, out, accumulate);
+    }
+  }
+  indexed_ = nullptr;
+}
+
+}  // namespace fastmlp

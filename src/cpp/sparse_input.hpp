@@ -1,0 +1,35 @@
+// The first Dense layer's two products through its input's nonzeros (see
+// sparse.hpp), chunk by chunk of rows so the index buffers stay small on any
+// batch; a chunk denser than `max_density` goes through the dense product.
+// On AVX-512 builds both paths give the same bits.
+//   forward:  y (N, out) = x (N, in) W (in, out)
+//   backward: dW (in, out) = x^T dy (N, out), for the x of the last forward
+#pragma once
+#include "sparse.hpp"
+
+namespace fastmlp {
+
+class SparseInputProducts {
+ public:
+  // Nonzeros per input value above which a chunk takes the dense product;
+  // 0 turns the sparse path off. Measured crossover: see bench/README.md.
+  double max_density = 0.3;
+
+  void forward(const float* x, const float* W, float* y, Index n, Index in, Index out);
+  void backward(const float* x, const float* dy, float* dW, Index n, Index in, Index out);
+
+  // Rows of the last forward call that took the sparse product.
+  Index last_sparse_rows() const { return last_sparse_rows_; }
+
+ private:
+  static constexpr Index kChunkRows = 256;
+  // Builds rows_ for x's `rows` rows; false when x is too dense for it.
+  bool index_chunk(const float* x, Index rows, Index in);
+
+  CsrMatrix rows_, columns_;
+  const float* indexed_ = nullptr;  // the chunk rows_ holds, reused by backward
+  Index indexed_rows_ = 0;
+  Index last_sparse_rows_ = 0;
+};
+
+}  // namespace fastmlp

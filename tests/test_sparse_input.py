@@ -1,0 +1,144 @@
+"""The first layer's products through the input's nonzeros (sparse.cpp).
+
+Skipping a zero input is exact, so the sparse path must agree with the dense
+product: to the bit where both are fastmlp's own AVX-512 kernels (the same
+fused multiply-add chain over k, minus its zero terms), else to rounding. It
+must also agree with a float64 NumPy reference, pick the dense product for
+dense chunks, and give the same bits on any thread count."""
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp.layers import Dense
+
+OWN_PRODUCT = fastmlp.build_info()["gemm"] == "avx512"
+
+
+def sparse_rows(n, features=784, density=0.2, seed=0):
+    """Rows with about `density` nonzeros, clustered like MNIST's strokes, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, features)).astype(np.float32)
+    x[rng.random((n, features)) >= density] = 0
+    return x
+
+
+def mlp(density, optimizer="sgd", features=784, seed=0):
+    model = fastmlp.Sequential([Dense(300, activation="relu"), Dense(100, activation="relu"),
+                                Dense(10, activation="softmax")], input_dim=features, seed=seed)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    model.sparse_input_max_density = density
+    return model
+
+
+def labels(n, seed=1):
+    return np.random.default_rng(seed).integers(0, 10, n).astype(np.int32)
+
+
+def assert_same(a, b):
+    if OWN_PRODUCT:
+        np.testing.assert_array_equal(a, b)
+    else:
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("n", [1, 7, 32, 256, 600])  # 600: three chunks of rows
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_training_matches_the_dense_product(n, optimizer):
+    x, y = sparse_rows(n), labels(n)
+    dense, sparse = mlp(0.0, optimizer), mlp(1.0, optimizer)
+    for _ in range(3):
+        dense.train_on_batch(x, y)
+        sparse.train_on_batch(x, y)
+    assert dense._network.last_sparse_rows == 0
+    assert sparse._network.last_sparse_rows == n
+    assert_same(sparse._network.grads, dense._network.grads)
+    assert_same(sparse.weights, dense.weights)
+    assert_same(sparse.predict(x), dense.predict(x))
+
+
+@pytest.mark.parametrize("density", [0.0, 1.0])  # also the dense product, chunked the same way
+@pytest.mark.parametrize("n", [40, 600])  # 600: three chunks of rows, summed into one dW
+def test_first_layer_products_match_a_float64_reference(n, density):
+    """One linear Dense layer and mean squared error: the first layer's output
+    is x W + b and its gradient x^T dy, with dy = 2 (y - t) / (n * outputs)."""
+    features, outputs = 300, 37  # 37: a masked last vector
+    x = sparse_rows(n, features, density=0.15)
+    x[3] = 0  # a row with no nonzeros
+    x[:, 5] = 0  # and a column
+    x[7, 9] = -0.0
+    t = np.random.default_rng(2).normal(size=(n, outputs)).astype(np.float32)
+    model = fastmlp.Sequential([Dense(outputs)], input_dim=features, seed=3)
+    model.compile(optimizer="sgd", loss="mse")  # grads are taken before the update
+    model.sparse_input_max_density = density
+    w, b = (p.astype(np.float64) for p in model.get_weights())
+    y = x.astype(np.float64) @ w + b
+    np.testing.assert_allclose(model.predict(x), y, rtol=1e-5, atol=1e-6)
+    model.train_on_batch(x, t)
+    assert model._network.last_sparse_rows == (n if density else 0)
+    dy = 2 * (y - t) / (n * outputs)
+    dw, db = model._network.layer_grads(0)
+    np.testing.assert_allclose(dw, x.T.astype(np.float64) @ dy, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(db, dy.sum(axis=0), rtol=1e-5, atol=1e-7)
+
+
+def test_dense_chunks_take_the_dense_product():
+    x = sparse_rows(600, density=0.2)
+    x[256:512] = np.random.default_rng(4).random((256, 784))  # the second chunk: no zeros
+    y = labels(600)
+    dense, auto = mlp(0.0), mlp(0.3)
+    for model in (dense, auto):
+        model.train_on_batch(x, y)
+    assert auto._network.last_sparse_rows == 600 - 256
+    assert_same(auto._network.grads, dense._network.grads)
+    auto.train_on_batch(np.random.default_rng(5).random((32, 784)).astype(np.float32), y[:32])
+    assert auto._network.last_sparse_rows == 0
+
+
+def test_same_bits_on_any_thread_count():
+    x, y = sparse_rows(96), labels(96)
+    weights = []
+    for threads in (1, 2):
+        fastmlp.set_num_threads(threads)
+        model = mlp(1.0)
+        model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+        weights.append(model.weights.copy())
+    np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_nan_inputs_still_propagate():
+    """The Python API refuses NaN inputs; the core must still not hide one."""
+    x = sparse_rows(8)
+    x[2, 100] = np.nan
+    model = fastmlp.Sequential([Dense(10)], input_dim=784, seed=0)  # linear: relu would map NaN to 0
+    model.sparse_input_max_density = 1.0
+    out = model._network.predict(x, 8)
+    assert model._network.last_sparse_rows == 8
+    assert np.isnan(out[2]).all() and np.isfinite(np.delete(out, 2, axis=0)).all()
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), "0.3", True])
+def test_the_density_must_be_a_fraction(bad):
+    model = mlp(0.3)
+    with pytest.raises(ValueError, match="sparse_input_max_density"):
+        model.sparse_input_max_density = bad
+
+
+def test_the_setting_applies_to_a_model_built_later():
+    model = fastmlp.Sequential([Dense(10, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.sparse_input_max_density = 0.0
+    model.fit(sparse_rows(64), labels(64), epochs=1, verbose=0)
+    assert model._network.sparse_input_max_density == 0.0
+    assert model._network.last_sparse_rows == 0
+
+
+def test_mnist_training_is_identical_either_way(mnist):
+    (x_train, y_train), _ = mnist
+    x, y = x_train[:2000].reshape(-1, 784), y_train[:2000].astype(np.int32)
+    runs = []
+    for density in (0.0, 0.3):
+        model = mlp(density, optimizer="rmsprop")
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        runs.append(model.weights.copy())
+    assert_same(runs[0], runs[1])
