@@ -142,3 +142,42 @@ def test_mnist_training_is_identical_either_way(mnist):
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)
         runs.append(model.weights.copy())
     assert_same(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("kernel_regularizer", [None, fastmlp.regularizers.L2(1e-3)])
+def test_gradients_stay_exact_as_the_nonzero_features_move(kernel_regularizer):
+    """The first layer's backward leaves dW rows untouched that it knows hold
+    zeros: every step's gradient must still equal the dense product's, as
+    batches switch between disjoint features, a dense batch, and back."""
+    rng = np.random.default_rng(6)
+    left, right = sparse_rows(8, seed=7), sparse_rows(8, seed=8)
+    left[:, 392:] = 0
+    right[:, :392] = 0
+    # 600 rows: three chunks, features on the left in the first and on the right in the last.
+    chunked = np.concatenate([sparse_rows(256, seed=9) * (np.arange(784) < 392), np.zeros((256, 784), np.float32),
+                              sparse_rows(88, seed=10) * (np.arange(784) >= 392)]).astype(np.float32)
+    batches = [left, right, left, rng.random((8, 784)).astype(np.float32), right, chunked, right,
+               np.zeros((8, 784), np.float32)]
+    models = []
+    for density in (0.0, 1.0):
+        model = fastmlp.Sequential([Dense(30, activation="relu", kernel_regularizer=kernel_regularizer),
+                                    Dense(10, activation="softmax")], input_dim=784, seed=0)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.sparse_input_max_density = density
+        models.append(model)
+    for x in batches:
+        for model in models:
+            model.train_on_batch(x, labels(len(x)))
+        assert_same(models[1]._network.grads, models[0]._network.grads)
+    if kernel_regularizer is None:  # the last batch has no nonzero input
+        assert np.count_nonzero(models[1]._network.layer_grads(0)[0]) == 0
+
+
+def test_gradient_views_are_read_only():
+    model = mlp(0.3)
+    model.train_on_batch(sparse_rows(4), labels(4))
+    with pytest.raises(ValueError, match="read-only"):
+        model._network.grads[0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        model._network.layer_grads(0)[0][:] = 0.0
+    model._network.params[0] = 1.0  # parameters stay writable

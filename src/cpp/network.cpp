@@ -250,6 +250,7 @@ void Network::backward(const float* x, Index n) {
         bias_backward(delta_.data(), g + layer.in * K, n, K, /*accumulate=*/false);
         const float l1 = float(layer.spec.l1), two_l2 = float(2 * layer.spec.l2);
         if (l1 > 0 || two_l2 > 0) {
+          if (l == 0) sparse_input_.forget_zero_rows();
           for (Index i = 0, size = layer.in * K; i < size; ++i)
             g[i] += two_l2 * p[i] + l1 * float((p[i] > 0) - (p[i] < 0));
         }

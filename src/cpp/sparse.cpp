@@ -88,11 +88,12 @@ void row_chunk(const std::int32_t* index, const float* value, Index count, const
 
 // Rows [r0, r1) and columns [j0, j1) of C, in chunks of up to kChunkVectors vectors.
 void multiply_block(const CsrMatrix& a, const float* B, Index ldb, float* C, Index ldc, bool accumulate,
-                    Index r0, Index r1, Index j0, Index j1) {
+                    const std::uint8_t* zero_rows, Index r0, Index r1, Index j0, Index j1) {
   const Index vectors = (j1 - j0 + 15) / 16;
   const Index chunks = (vectors + kChunkVectors - 1) / kChunkVectors;
   for (Index r = r0; r < r1; ++r) {
     const Index begin = a.start[r], count = a.start[r + 1] - begin;
+    if (count == 0 && (accumulate || (zero_rows && !zero_rows[r]))) continue;
     for (Index c = 0; c < chunks; ++c) {
       // Even chunks, so no short one is left to run at a fraction of the FMA rate.
       const Index from = j0 + 16 * (vectors * c / chunks);
@@ -174,7 +175,7 @@ void csr_transpose(const CsrMatrix& a, CsrMatrix& out) {
 }
 
 void sparse_dense_matmul(const CsrMatrix& a, const float* B, Index ldb, Index N, float* C, Index ldc,
-                         bool accumulate) {
+                         bool accumulate, const std::uint8_t* zero_rows) {
   const Index M = a.rows, nonzeros = a.nonzeros();
   if (M <= 0 || N <= 0) return;
   const Index vectors = (N + 15) / 16;
@@ -190,10 +191,10 @@ void sparse_dense_matmul(const CsrMatrix& a, const float* B, Index ldb, Index N,
         return Index(std::lower_bound(a.start.data(), a.start.data() + M, target) - a.start.data());
       };
       const Index r0 = t == 0 ? 0 : row_at(t), r1 = t + 1 == nt ? M : row_at(t + 1);
-      multiply_block(a, B, ldb, C, ldc, accumulate, r0, r1, 0, N);
+      multiply_block(a, B, ldb, C, ldc, accumulate, zero_rows, r0, r1, 0, N);
     } else {
       const Index j0 = std::min(N, 16 * (vectors * t / nt)), j1 = std::min(N, 16 * (vectors * (t + 1) / nt));
-      if (j0 < j1) multiply_block(a, B, ldb, C, ldc, accumulate, 0, M, j0, j1);
+      if (j0 < j1) multiply_block(a, B, ldb, C, ldc, accumulate, zero_rows, 0, M, j0, j1);
     }
   };
   if (threads == 1) {

@@ -32,6 +32,7 @@ void SparseInputProducts::forward(const float* x, const float* W, float* y, Inde
 }
 
 void SparseInputProducts::backward(const float* x, const float* dy, float* dW, Index n, Index in, Index out) {
+  if (Index(maybe_nonzero_.size()) != in) maybe_nonzero_.assign(in, 1);
   // Chunks in row order, each adding to the last: every dW element is one
   // chain over the rows in order, as in a single dense product.
   for (Index r0 = 0; r0 < n; r0 += kChunkRows) {
@@ -41,9 +42,14 @@ void SparseInputProducts::backward(const float* x, const float* dy, float* dW, I
     const bool indexed = (indexed_ == xc && indexed_rows_ == rows) || index_chunk(xc, rows, in);
     if (indexed) {
       csr_transpose(rows_, columns_);
-      sparse_dense_matmul(columns_, dy + r0 * out, out, out, dW, out, accumulate);
+      sparse_dense_matmul(columns_, dy + r0 * out, out, out, dW, out, accumulate, maybe_nonzero_.data());
+      for (Index k = 0; k < in; ++k) {
+        const std::uint8_t written = columns_.start[k + 1] > columns_.start[k];
+        maybe_nonzero_[k] = accumulate ? std::uint8_t(maybe_nonzero_[k] | written) : written;
+      }
     } else {
       gemm(Op::Transpose, Op::None, in, out, rows, xc, in, dy + r0 * out, out, dW, out, accumulate);
+      std::fill(maybe_nonzero_.begin(), maybe_nonzero_.end(), std::uint8_t(1));
     }
   }
   indexed_ = nullptr;

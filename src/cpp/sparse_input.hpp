@@ -5,6 +5,9 @@
 //   forward:  y (N, out) = x (N, in) W (in, out)
 //   backward: dW (in, out) = x^T dy (N, out), for the x of the last forward
 #pragma once
+#include <algorithm>
+#include <cstdint>
+
 #include "sparse.hpp"
 
 namespace fastmlp {
@@ -21,6 +24,9 @@ class SparseInputProducts {
   // Rows of the last forward call that took the sparse product.
   Index last_sparse_rows() const { return last_sparse_rows_; }
 
+  // Call when anything but backward() writes dW: backward then rewrites all of it.
+  void forget_zero_rows() { std::fill(maybe_nonzero_.begin(), maybe_nonzero_.end(), std::uint8_t(1)); }
+
  private:
   static constexpr Index kChunkRows = 256;
   // Builds rows_ for x's `rows` rows; false when x is too dense for it.
@@ -30,6 +36,10 @@ class SparseInputProducts {
   const float* indexed_ = nullptr;  // the chunk rows_ holds, reused by backward
   Index indexed_rows_ = 0;
   Index last_sparse_rows_ = 0;
+  // Per row of dW: 0 when the last backward left it all zeros (no input in
+  // the batch had that feature nonzero). Such a row needs no new zeros: with
+  // MNIST at batch 1 this skips writing about 600 of dW's 784 rows.
+  AlignedVector<std::uint8_t> maybe_nonzero_;
 };
 
 }  // namespace fastmlp

@@ -97,19 +97,29 @@ py::array view(py::object owner, float* data, std::vector<py::ssize_t> shape) {
   return py::array_t<float>(shape, data, owner);
 }
 
+// Gradients are read-only views: the first layer's backward leaves rows it
+// knows are still zero untouched (sparse_input.hpp), so a write from Python
+// would survive into the next step's gradient.
+py::array read_only_view(py::object owner, float* data, std::vector<py::ssize_t> shape) {
+  py::array a = view(owner, data, std::move(shape));
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return a;
+}
+
 py::tuple layer_views(py::object self, Index l, bool grads) {
   auto& net = self.cast<LockedNetwork&>();
   if (l < 0 || l >= net.num_layers()) throw py::index_error("no layer " + std::to_string(l));
   float* base = (grads ? net.grads() : net.params()) + net.param_offset(l);
   const Index in = net.layer_inputs(l), out = net.layer_outputs(l);
+  const auto make = grads ? read_only_view : view;
   switch (net.layer_spec(l).kind) {
     case LayerKind::Dense:
-      return py::make_tuple(view(self, base, {in, out}), view(self, base + in * out, {out}));
+      return py::make_tuple(make(self, base, {in, out}), make(self, base + in * out, {out}));
     case LayerKind::BatchNorm: {
-      if (grads) return py::make_tuple(view(self, base, {out}), view(self, base + out, {out}));
+      if (grads) return py::make_tuple(make(self, base, {out}), make(self, base + out, {out}));
       float* stats = net.moving_stats() + net.stats_offset(l);
-      return py::make_tuple(view(self, base, {out}), view(self, base + out, {out}), view(self, stats, {out}),
-                            view(self, stats + out, {out}));
+      return py::make_tuple(make(self, base, {out}), make(self, base + out, {out}), make(self, stats, {out}),
+                            make(self, stats + out, {out}));
     }
     case LayerKind::Dropout:
       break;
@@ -155,8 +165,8 @@ Dense layers over one flat parameter buffer. Metrics come back as
       }, "All trainable parameters, a writable float32 view (zero copy).")
       .def_property_readonly("grads", [](py::object self) {
         auto& net = self.cast<LockedNetwork&>();
-        return view(self, net.grads(), {net.num_params()});
-      }, "Gradients of the last training step, same layout as params.")
+        return read_only_view(self, net.grads(), {net.num_params()});
+      }, "Gradients of the last training step, same layout as params (read-only).")
       .def_property_readonly("moving_stats", [](py::object self) {
         auto& net = self.cast<LockedNetwork&>();
         return view(self, net.moving_stats(), {net.num_stats()});
@@ -166,7 +176,8 @@ Dense layers over one flat parameter buffer. Metrics come back as
            "Views into params: Dense (W, b); BatchNormalization (gamma, beta, moving_mean, "
            "moving_variance); Dropout ().")
       .def("layer_grads", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/true); },
-           py::arg("layer"), "Views into grads: Dense (dW, db); BatchNormalization (dgamma, dbeta).")
+           py::arg("layer"),
+           "Read-only views into grads: Dense (dW, db); BatchNormalization (dgamma, dbeta).")
       .def("set_profiling", [](LockedNetwork& net, bool on) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.profile().enable(on);
