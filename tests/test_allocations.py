@@ -116,6 +116,9 @@ def test_the_sparse_first_layer_allocates_nothing_once_warm(threads):
     # Two Dense layers: two products forward, three backward.
     assert_steady_state(model._network.allocations_in_train_steps(x, y, 3), 3, 5)
     assert_steady_state(model._network.allocations_in_train_steps(x[:100], y[:100], 3), 3, 5)
+    # One row: plain SGD then updates only the kernel rows that saw a nonzero input.
+    assert_steady_state(model._network.allocations_in_train_steps(x[:1], y[:1], 3), 3, 5)
+    assert model._network.last_update_ranges > 0
 
 
 def test_the_hook_sees_a_step_that_does_allocate():

@@ -181,3 +181,49 @@ def test_gradient_views_are_read_only():
     with pytest.raises(ValueError, match="read-only"):
         model._network.layer_grads(0)[0][:] = 0.0
     model._network.params[0] = 1.0  # parameters stay writable
+
+
+
+SGD_FACTORIES = {
+    "default": lambda: "sgd",
+    "torch": lambda: fastmlp.optim.SGD(lr=0.05),
+    "keras clipvalue": lambda: fastmlp.optim.keras.SGD(learning_rate=0.1, clipvalue=0.01),
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("optimizer", sorted(SGD_FACTORIES))
+def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
+    """Plain SGD leaves a parameter with zero gradient as it is, so the update
+    visits only the first layer's kernel rows that saw a nonzero input (and
+    everything after them): the weights must match the full pass's bits."""
+    fastmlp.set_num_threads(threads)
+    rng = np.random.default_rng(11)
+    batches = np.zeros((6, 1, 784), np.float32)
+    for x in batches:
+        x[0, rng.choice(784, 60, replace=False)] = rng.random(60)
+    runs = []
+    for density in (0.0, 1.0):
+        model = fastmlp.Sequential([Dense(64, activation="relu"), Dense(10, activation="softmax")],
+                                   input_dim=784, seed=0)
+        model.compile(optimizer=SGD_FACTORIES[optimizer](), loss="sparse_categorical_crossentropy")
+        model.sparse_input_max_density = density
+        ranges = []
+        for step, x in enumerate(batches):
+            model.train_on_batch(x, labels(1, seed=step))
+            ranges.append(model._network.last_update_ranges)
+        runs.append((model.weights.copy(), ranges))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == [0] * 6  # the dense path updates everything
+    assert all(r > 1 for r in runs[1][1][1:])  # after the first step, only some rows
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad",
+                                       fastmlp.optim.keras.SGD(momentum=0.9),
+                                       fastmlp.optim.keras.SGD(global_clipnorm=1.0)])
+def test_other_rules_update_every_parameter(optimizer):
+    model = fastmlp.Sequential([Dense(64, activation="relu"), Dense(10, activation="softmax")], input_dim=784)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    for step in range(3):
+        model.train_on_batch(sparse_rows(1, density=0.05, seed=step), labels(1))
+        assert model._network.last_update_ranges == 0

@@ -9,6 +9,7 @@
 
 #include "batchnorm.hpp"
 #include "dense.hpp"
+#include "parallel.hpp"
 
 namespace fastmlp {
 
@@ -54,6 +55,7 @@ Network::Network(Index input_dim, std::vector<LayerSpec> specs) : input_dim_(inp
   }
   params_.assign(params, 0.0f);
   grads_.assign(params, 0.0f);
+  skip_ranges_.reserve(std::size_t(input_dim_ / 2 + 2));  // alternate rows, and the rest
   stats_.assign(stats, 0.0f);
   for (const Layer& layer : layers_) {
     if (layer.param_count == 0) continue;
@@ -284,10 +286,41 @@ void Network::backward(const float* x, Index n) {
   }
 }
 
+std::size_t Network::nonzero_gradient_ranges() {
+  const Layer& first = layers_.front();
+  const std::uint8_t* maybe_nonzero = sparse_input_.maybe_nonzero_rows();
+  if (!optimizer_->skips_zero_gradients() || first.spec.kind != LayerKind::Dense || !maybe_nonzero) return 0;
+  // Runs of the first layer's kernel rows that may be nonzero, then the rest
+  // of the buffer (bias and later layers) in one stretch.
+  skip_ranges_.clear();
+  const Index out = first.out;
+  for (Index k = 0; k < first.in; ++k) {
+    if (!maybe_nonzero[k]) continue;
+    if (!skip_ranges_.empty() && skip_ranges_.back().end == k * out)
+      skip_ranges_.back().end += out;
+    else
+      skip_ranges_.push_back({k * out, (k + 1) * out});
+  }
+  const Index rest = first.in * out;
+  if (!skip_ranges_.empty() && skip_ranges_.back().end == rest)
+    skip_ranges_.back().end = num_params();
+  else
+    skip_ranges_.push_back({rest, num_params()});
+  // The ranges run one after another, each mostly too short for threads:
+  // worth it only when they are at most a thread's share of a full pass.
+  Index covered = 0;
+  for (const Optimizer::Range& r : skip_ranges_) covered += r.end - r.begin;
+  const bool pays = covered < num_params() && covered * num_threads() <= num_params();
+  return pays ? skip_ranges_.size() : 0;
+}
+
 void Network::apply_optimizer() {
   StepProfile::Scope scope(profile_, Phase::Optimizer);
+  last_update_ranges_ = 0;
   if (optimizer_->wants_tensor_spans())
     optimizer_->step(tensor_spans_.data(), tensor_spans_.size());
+  else if ((last_update_ranges_ = nonzero_gradient_ranges()) > 0)
+    optimizer_->step_ranges(params_.data(), grads_.data(), num_params(), skip_ranges_.data(), last_update_ranges_);
   else
     optimizer_->step(params_.data(), grads_.data(), num_params());
 }

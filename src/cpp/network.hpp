@@ -120,6 +120,8 @@ class Network {
 
   // The first layer's products through the input's nonzeros (sparse_input.hpp).
   SparseInputProducts& sparse_input() { return sparse_input_; }
+  // Stretches of the buffer the last update visited; 0 when it visited all.
+  std::size_t last_update_ranges() const { return last_update_ranges_; }
 
  private:
   struct Layer {
@@ -142,6 +144,10 @@ class Network {
   double regularization_penalty() const;
   void backward(const float* x, Index n);
   void apply_optimizer();
+  // Fills skip_ranges_ with the stretches of grads_ that may be nonzero, when
+  // the optimizer can skip the rest and that pays; returns how many (0:
+  // update everything).
+  std::size_t nonzero_gradient_ranges();
   static Targets slice(Targets y, Index start, Index output_dim);
 
   Index input_dim_;
@@ -161,6 +167,8 @@ class Network {
   std::vector<std::int32_t> batch_labels_;
   std::vector<std::int64_t> order_;  // row order of the current epoch
   std::vector<Span> tensor_spans_;   // one per parameter tensor, for per-tensor clipping
+  std::vector<Optimizer::Range> skip_ranges_;  // reserved for the most a step can need
+  std::size_t last_update_ranges_ = 0;
   Progress progress_;
   double progress_interval_ = 0.1;
   // Reports progress if the interval has passed (or `last`).

@@ -207,6 +207,10 @@ Dense layers over one flat parameter buffer. Metrics come back as
         std::lock_guard<std::mutex> lock(net.mutex);
         return net.sparse_input().last_sparse_rows();
       }, "Rows of the last forward pass that took the sparse product.")
+      .def_property_readonly("last_update_ranges", [](LockedNetwork& net) {
+        std::lock_guard<std::mutex> lock(net.mutex);
+        return net.last_update_ranges();
+      }, "Stretches of params the last update visited, skipping zero gradients; 0: all of them.")
       .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.seed_dropout(seed);

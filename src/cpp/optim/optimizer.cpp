@@ -32,13 +32,7 @@ double sum_of_squares(const float* g, Index n) {
   return total;
 }
 
-void Optimizer::step(const Span* spans, std::size_t count) {
-  Index total = 0;
-  for (std::size_t i = 0; i < count; ++i) total += spans[i].size;
-  if (total != bound_size_) bind(total);
-  const std::int64_t t = iterations + 1;
-  prepare(t);
-
+GradientTransform Optimizer::base_transform() const {
   GradientTransform base;
   base.scale = maximize ? -1.0f : 1.0f;
   if (clip_value > 0) base.clip = float(clip_value);
@@ -47,6 +41,17 @@ void Optimizer::step(const Span* spans, std::size_t count) {
     base.keep = float(1.0 - learning_rate * decoupled_weight_decay);
   else
     base.decay = float(learning_rate * decoupled_weight_decay);
+  return base;
+}
+
+void Optimizer::step(const Span* spans, std::size_t count) {
+  Index total = 0;
+  for (std::size_t i = 0; i < count; ++i) total += spans[i].size;
+  if (total != bound_size_) bind(total);
+  const std::int64_t t = iterations + 1;
+  prepare(t);
+
+  const GradientTransform base = base_transform();
 
   // Keras's clip_by_norm / clip_by_global_norm: g * c / max(norm, c).
   auto norm_scale = [](double norm, double c) { return float(c / std::max(norm, c)); };
@@ -64,6 +69,20 @@ void Optimizer::step(const Span* spans, std::size_t count) {
     if (clip_norm > 0) transform.scale *= norm_scale(std::sqrt(sum_of_squares(s.grads, s.size)), clip_norm);
     update(s, offset, transform);
     offset += s.size;
+  }
+  finish(t);
+  ++iterations;
+}
+
+void Optimizer::step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count) {
+  if (!skips_zero_gradients()) throw std::logic_error(name() + " cannot skip zero gradients");
+  if (n != bound_size_) bind(n);
+  const std::int64_t t = iterations + 1;
+  prepare(t);
+  const GradientTransform base = base_transform();  // no decay or norm clipping here
+  for (std::size_t i = 0; i < count; ++i) {
+    const Range& r = ranges[i];
+    update({params + r.begin, grads + r.begin, r.end - r.begin}, r.begin, base);
   }
   finish(t);
   ++iterations;

@@ -104,6 +104,21 @@ class Optimizer {
   // True when the caller must pass one span per tensor (per-tensor clipnorm).
   bool wants_tensor_spans() const { return clip_norm > 0; }
 
+  // True when a zero gradient leaves its parameter (and state) exactly as it
+  // is, so an update may skip stretches of zero gradients: plain SGD.
+  bool skips_zero_gradients() const {
+    return zero_gradient_is_identity() && l2_weight_decay == 0 && decoupled_weight_decay == 0 &&
+           clip_norm == 0 && global_clip_norm == 0;
+  }
+  // One update of the whole buffer (params, grads, n) that visits only
+  // [begin, end) of each range; every gradient outside them must be zero and
+  // skips_zero_gradients() true. (A parameter that is already inf or NaN is
+  // left as it is, where a full pass would make it NaN.)
+  struct Range {
+    Index begin, end;
+  };
+  void step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count);
+
   // Hyperparameters shared by every rule.
   double learning_rate = 0.01;
   std::int64_t iterations = 0;  // updates applied so far
@@ -124,8 +139,12 @@ class Optimizer {
   virtual void update(const Span& span, Index offset, const GradientTransform& transform) = 0;
   // After all spans (for example, advance a running product).
   virtual void finish(std::int64_t /*t*/) {}
+  // The rule itself maps a zero gradient to no change (see skips_zero_gradients).
+  virtual bool zero_gradient_is_identity() const { return false; }
 
  private:
+  // Sign, value clipping and weight decay, from the hyperparameters.
+  GradientTransform base_transform() const;
   std::vector<AlignedVector<float>> states_;
   Index bound_size_ = -1;
 };

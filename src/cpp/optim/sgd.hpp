@@ -21,6 +21,7 @@ class TorchSGD final : public Optimizer {
 
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
+  bool zero_gradient_is_identity() const override { return momentum == 0; }
 };
 
 // keras.optimizers.SGD:
@@ -37,6 +38,7 @@ class KerasSGD final : public Optimizer {
 
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
+  bool zero_gradient_is_identity() const override { return momentum == 0; }
 };
 
 }  // namespace fastmlp
