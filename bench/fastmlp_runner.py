@@ -17,7 +17,7 @@ def setup(threads: int) -> dict:
             "threads": fastmlp.get_num_threads()}
 
 
-def build(hidden, optimizer: str | None = None, seed: int = 0):
+def build(hidden, optimizer: str | None = None, seed: int = 0, dense_products: bool = False):
     import fastmlp
     from fastmlp.optim import keras as keras_optim
 
@@ -30,11 +30,13 @@ def build(hidden, optimizer: str | None = None, seed: int = 0):
     name = optimizer or "sgd"
     model.compile(optimizer=classes[name](learning_rate=LEARNING_RATES[name]),
                   loss="sparse_categorical_crossentropy")
+    if dense_products:  # every product dense: what a GEMM-efficiency figure must time
+        model.sparse_input_max_density = 0.0
     return model
 
 
-def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int) -> dict:
-    model = build(hidden, optimizer)
+def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int, dense_products: bool = False) -> dict:
+    model = build(hidden, optimizer, dense_products=dense_products)
     start = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: caches, workspace
     warmup = time.perf_counter() - start

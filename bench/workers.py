@@ -169,7 +169,7 @@ def _execute(runner, options: dict, ctx: dict, task: dict):
         n = task["images"]
         return runner.train_epochs(data["x_train"][:n], data["y_train"][:n], hidden=tuple(task["hidden"]),
                                    optimizer=task["optimizer"], batch_size=task["batch_size"],
-                                   epochs=task["epochs"], **options)
+                                   epochs=task["epochs"], **options, **task.get("runner_options", {}))
     if kind == "predict":
         return runner.predict_times(data["x_test"], hidden=tuple(task["hidden"]),
                                     batch_size=task["batch_size"], repeats=task["repeats"], **options)

@@ -113,11 +113,14 @@ def test_the_sparse_first_layer_allocates_nothing_once_warm(threads):
     x[x < 0.85] = 0  # about 20% nonzero, like MNIST
     model.train_on_batch(x, y)
     assert model._network.last_sparse_rows == 600
-    # Two Dense layers: two products forward, three backward.
-    assert_steady_state(model._network.allocations_in_train_steps(x, y, 3), 3, 5)
-    assert_steady_state(model._network.allocations_in_train_steps(x[:100], y[:100], 3), 3, 5)
+    # The first layer's products are sparse ones (never Eigen's); the second
+    # layer's three can be Eigen's, whose parallel product allocates a buffer
+    # per thread besides the shared one.
+    products = 3 * (1 + 2 * threads)
+    assert_steady_state(model._network.allocations_in_train_steps(x, y, 3), 3, products)
+    assert_steady_state(model._network.allocations_in_train_steps(x[:100], y[:100], 3), 3, products)
     # One row: plain SGD then updates only the kernel rows that saw a nonzero input.
-    assert_steady_state(model._network.allocations_in_train_steps(x[:1], y[:1], 3), 3, 5)
+    assert_steady_state(model._network.allocations_in_train_steps(x[:1], y[:1], 3), 3, products)
     assert model._network.last_update_ranges > 0
 
 

@@ -213,7 +213,7 @@ def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
             model.train_on_batch(x, labels(1, seed=step))
             ranges.append(model._network.last_update_ranges)
         runs.append((model.weights.copy(), ranges))
-    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert_same(runs[0][0], runs[1][0])
     assert runs[0][1] == [0] * 6  # the dense path updates everything
     assert all(r > 1 for r in runs[1][1][1:])  # after the first step, only some rows
 

@@ -104,7 +104,6 @@ void multiply_block(const CsrMatrix& a, const float* B, Index ldb, float* C, Ind
   }
 }
 
-
 }  // namespace
 
 void CsrMatrix::reserve(Index r, Index c) {
