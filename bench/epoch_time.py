@@ -12,11 +12,9 @@ the first layer skips zero pixels, so the figure can pass the machine's peak.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -77,11 +75,7 @@ def main() -> None:
     for r in rows:
         print(f"| {r['framework']} | {r['batch_size']} | {r['threads']} | "
               f"{r['seconds_per_epoch']:.3f} | {r['gflops']:.0f} |")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"machine": machine.describe(), "gflop_per_epoch": gflop_per_epoch, "results": rows,
-                   "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f, indent=2)
-    print(f"\nwrote {args.out}")
+    machine.write_results(args.out, {"gflop_per_epoch": gflop_per_epoch, "results": rows})
 
 
 if __name__ == "__main__":

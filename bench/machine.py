@@ -23,3 +23,14 @@ def describe() -> dict:
         "fastmlp_build": fastmlp.build_info(),
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
     }
+
+
+def write_results(path: str, figures: dict) -> None:
+    """Write one standalone script's JSON: the machine, the time, then its figures."""
+    import json
+    import time
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"machine": describe(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **figures}, f, indent=2)
+    print(f"\nwrote {path}")

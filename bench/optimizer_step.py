@@ -13,7 +13,6 @@ Each figure is the median of repeated timed blocks after a warm-up.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -112,12 +111,8 @@ def main() -> None:
     print("|---|---:|---|---:|---:|")
     for r in rows:
         print(f"| {r['optimizer']} | {r['params']:,} | {r['framework']} | {r['us_per_step']:.1f} | {r['gb_per_s']:.1f} |")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"machine": machine.describe(), "bytes_per_param": BYTES_PER_PARAM, "results": rows,
-                   "torch": getattr(torch, "__version__", None), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-                  f, indent=2)
-    print(f"\nwrote {args.out}")
+    machine.write_results(args.out, {"bytes_per_param": BYTES_PER_PARAM, "results": rows,
+                                     "torch": getattr(torch, "__version__", None)})
 
 
 if __name__ == "__main__":

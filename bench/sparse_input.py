@@ -13,7 +13,6 @@ MNIST's pixels are 19% nonzero.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -70,11 +69,7 @@ def main() -> None:
     for r in rows:
         print(f"| {r['batch_size']} | {r['density']:.0%} | {r['sparse_us']:.0f} | {r['dense_us']:.0f} | "
               f"{r['speedup']:.2f}× |")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"machine": machine.describe(), "threads": fastmlp.get_num_threads(), "results": rows,
-                   "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f, indent=2)
-    print(f"\nwrote {args.out}")
+    machine.write_results(args.out, {"threads": fastmlp.get_num_threads(), "results": rows})
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ the C++ epoch loop, progress checks and the timers themselves.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -75,10 +74,7 @@ def main() -> None:
     print("| Python and the rest | " + " | ".join(
         f"{r['rest_seconds']:.3f} s ({100 * r['rest_seconds'] / r['wall_seconds']:.0f}%)" for r in rows) + " |")
     print("| **epoch (wall)** | " + " | ".join(f"**{r['wall_seconds']:.3f} s**" for r in rows) + " |")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"machine": machine.describe(), "threads": fastmlp.get_num_threads(), "rows": rows}, f, indent=2)
-    print(f"\nwrote {args.out}")
+    machine.write_results(args.out, {"threads": fastmlp.get_num_threads(), "rows": rows})
 
 
 if __name__ == "__main__":
