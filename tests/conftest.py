@@ -49,3 +49,18 @@ def reference_mlp(seed: int = 0, hidden=(300, 100), input_shape=(28, 28), output
     layers = [fastmlp.layers.Dense(w, activation="relu") for w in hidden]
     layers.append(fastmlp.layers.Dense(outputs, activation="softmax"))
     return fastmlp.Sequential(layers, input_shape=input_shape, seed=seed)
+
+
+def central_difference(f, x, step=1e-6, indices=None):
+    """Numerical gradient of the scalar f at x (float64), at all or some flat indices."""
+    grad = np.full(x.shape, np.nan)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size) if indices is None else indices:
+        old = flat[i]
+        flat[i] = old + step
+        up = f()
+        flat[i] = old - step
+        down = f()
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * step)
+    return grad

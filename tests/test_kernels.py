@@ -28,6 +28,8 @@ import pytest
 from fastmlp import _core
 from fastmlp._core import kernels as K
 
+from conftest import central_difference
+
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax"]
 FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -36,7 +38,6 @@ DENSE_SHAPES = [(7, 13, 5), (1, 1, 1), (3, 2, 9), (64, 33, 17), (129, 100, 31)]
 # (N, K) for the activations and losses.
 ROW_SHAPES = [(7, 5), (1, 1), (1, 7), (9, 2), (33, 17), (128, 10)]
 
-FD_STEP = 1e-6
 FD_RTOL, FD_ATOL = 1e-6, 1e-8
 F64_RTOL, F64_ATOL = 1e-12, 1e-12
 F32_RTOL = 1e-5
@@ -150,21 +151,6 @@ def ref_mse(p, t):
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-
-
-def central_difference(f, x, step=FD_STEP, indices=None):
-    """Numerical gradient of the scalar f at x (float64), at all or some flat indices."""
-    grad = np.full(x.shape, np.nan)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size) if indices is None else indices:
-        old = flat[i]
-        flat[i] = old + step
-        up = f()
-        flat[i] = old - step
-        down = f()
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * step)
-    return grad
 
 
 def fd_indices(size, rng, limit=60):

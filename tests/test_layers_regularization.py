@@ -10,24 +10,10 @@ from fastmlp import _core
 from fastmlp.layers import BatchNormalization, Dense, Dropout, Flatten
 from fastmlp.regularizers import L1, L1L2, L2
 
+from conftest import central_difference
+
 K = _core.kernels
 RNG = np.random.default_rng(1234)
-
-
-def numeric_grad(f, x, h=1e-6):
-    """Central differences of the scalar f at x (float64), every entry."""
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + h
-        up = f()
-        x[i] = old - h
-        down = f()
-        x[i] = old
-        grad[i] = (up - down) / (2 * h)
-    return grad
 
 
 def batchnorm_reference(x, gamma, beta, eps):
@@ -64,9 +50,9 @@ def test_batchnorm_backward_matches_finite_differences(shape):
 
     _, x_hat, _, _, inv_std = K.batchnorm_forward_train(x, gamma, beta, 1e-3)
     dx, dgamma, dbeta = K.batchnorm_backward(weights, x_hat, gamma, inv_std)
-    np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dgamma, numeric_grad(loss, gamma), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dbeta, numeric_grad(loss, beta), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, central_difference(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dgamma, central_difference(loss, gamma), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dbeta, central_difference(loss, beta), rtol=1e-6, atol=1e-8)
 
 
 def reference_002_like(seed=0, l2=1e-3, dropout=0.0):
