@@ -13,7 +13,8 @@ import fastmlp
 from fastmlp import _core
 
 SHAPES = [(1, 1, 1), (3, 5, 7), (8, 48, 16), (9, 49, 17), (7, 47, 3), (32, 300, 784), (17, 100, 300),
-          (784, 300, 32), (1, 300, 784), (64, 10, 100), (5, 130, 0)]
+          (784, 300, 32), (1, 300, 784), (64, 10, 100), (5, 130, 0),
+          (1, 300, 100), (2, 33, 270)]
 
 
 def operands(M, N, K, ta, tb, seed=0):
@@ -42,6 +43,19 @@ def test_product_matches_float64(product, shape, ta, tb):
     acc = c.copy()
     getattr(_core, product)(a, b, acc, ta, tb, accumulate=True)
     np.testing.assert_allclose(acc, reference(a, b, ta, tb) + c, rtol=0, atol=tol + 1e-6)
+
+
+@pytest.mark.skipif(fastmlp.build_info()["gemm"] != "avx512", reason="Eigen's product may order B^T's sums differently")
+@pytest.mark.parametrize("shape", [(1, 300, 100), (32, 100, 300), (9, 49, 17), (3, 47, 270), (4, 16, 16)])
+def test_transposed_b_gives_the_bits_of_its_transposed_copy(shape):
+    # B^T is packed (16x16 register transposes) before the same kernel runs,
+    # so only data movement differs: any misplaced element changes the bits.
+    M, N, K = shape
+    a, b = operands(M, N, K, False, True)
+    packed, plain = np.empty((M, N), np.float32), np.empty((M, N), np.float32)
+    _core.matmul(a, b, packed, False, True)
+    _core.matmul(a, np.ascontiguousarray(b.T), plain, False, False)
+    np.testing.assert_array_equal(packed, plain)
 
 
 @pytest.mark.parametrize("ta", [False, True])

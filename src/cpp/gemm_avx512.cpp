@@ -97,11 +97,50 @@ constexpr std::array<std::array<TileFn, kVectors>, kRows> kernel_table(std::inte
 }
 constexpr auto kKernels = kernel_table(std::make_integer_sequence<int, kRows>{});
 
-// B^T's columns j0 .. j0+width as a (K, kPanel) row-major panel.
+// r[0..15] (16 rows of 16) becomes its transpose, in four rounds of
+// interleaving: 32-bit pairs, 64-bit pairs, then 128-bit lanes twice.
+inline void transpose_16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+    const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; ++i) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+    }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+// B^T's columns j0 .. j0+width as a (K, kPanel) row-major panel, in 16x16
+// register transposes: element by element, this packing cost more than the
+// product itself when op(A) has a single row (a batch of one).
 void pack_transposed_panel(const float* B, Index ldb, Index K, Index j0, Index width, float* panel) {
-  for (Index j = 0; j < width; ++j) {
-    const float* src = B + (j0 + j) * ldb;
-    for (Index k = 0; k < K; ++k) panel[k * kPanel + j] = src[k];
+  for (Index jb = 0; jb < width; jb += 16) {
+    const Index nj = std::min<Index>(16, width - jb);
+    for (Index kb = 0; kb < K; kb += 16) {
+      const Index nk = std::min<Index>(16, K - kb);
+      const __mmask16 mask = __mmask16((1u << nk) - 1);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j)
+        r[j] = j < nj ? _mm512_maskz_loadu_ps(mask, B + (j0 + jb + j) * ldb + kb) : _mm512_setzero_ps();
+      transpose_16x16(r);
+      // A panel row holds kPanel floats, a multiple of 16, so all 16 fit.
+      for (Index k = 0; k < nk; ++k) _mm512_storeu_ps(panel + (kb + k) * kPanel + jb, r[k]);
+    }
   }
 }
 
