@@ -259,6 +259,25 @@ def test_three_train_steps_follow_reference_trajectory(arch):
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=ARCH_IDS)
+def test_single_row_steps_follow_reference_trajectory(arch):
+    # One row with plain SGD takes the update inside backward, storing no
+    # gradient (Network::backward_direct_sgd): its own check against float64.
+    net = build_network(arch)
+    reference = net.params.astype(np.float64)
+    for step in range(5):
+        x, y = make_batch(arch, 1, seed=200 + step)
+        ref_loss, ref_grads, _ = reference_step(reference, arch, x.astype(np.float64), as64(y))
+        loss_sum, _, count = net.train_step(x, y)
+        assert net.last_step_direct
+        reference = reference - LR * ref_grads
+        assert loss_sum / count == pytest.approx(ref_loss, rel=1e-4), f"step {step}"
+        np.testing.assert_allclose(net.params, reference, rtol=1e-4, atol=1e-6,
+                                   err_msg=f"parameters after step {step + 1}")
+    # The gradients, formed when read, are the last step's.
+    np.testing.assert_allclose(net.grads, ref_grads, rtol=1e-4, atol=1e-6 * np.abs(ref_grads).max())
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES, ids=ARCH_IDS)
 @pytest.mark.parametrize("batch_size", [4, 100])
 def test_evaluate_matches_reference_without_changing_params(arch, batch_size):
     net = build_network(arch)

@@ -199,9 +199,10 @@ def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
     everything after them): the weights must match the full pass's bits."""
     fastmlp.set_num_threads(threads)
     rng = np.random.default_rng(11)
-    batches = np.zeros((6, 1, 784), np.float32)
+    batches = np.zeros((6, 2, 784), np.float32)  # two rows: one row steps inside backward (test_direct_sgd.py)
     for x in batches:
-        x[0, rng.choice(784, 60, replace=False)] = rng.random(60)
+        for row in x:
+            row[rng.choice(784, 30, replace=False)] = rng.random(30)
     runs = []
     for density in (0.0, 1.0):
         model = fastmlp.Sequential([Dense(64, activation="relu"), Dense(10, activation="softmax")],
@@ -210,7 +211,7 @@ def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
         model.sparse_input_max_density = density
         ranges = []
         for step, x in enumerate(batches):
-            model.train_on_batch(x, labels(1, seed=step))
+            model.train_on_batch(x, labels(2, seed=step))
             ranges.append(model._network.last_update_ranges)
         runs.append((model.weights.copy(), ranges))
     assert_same(runs[0][0], runs[1][0])
@@ -225,5 +226,5 @@ def test_other_rules_update_every_parameter(optimizer):
     model = fastmlp.Sequential([Dense(64, activation="relu"), Dense(10, activation="softmax")], input_dim=784)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     for step in range(3):
-        model.train_on_batch(sparse_rows(1, density=0.05, seed=step), labels(1))
+        model.train_on_batch(sparse_rows(2, density=0.05, seed=step), labels(2))
         assert model._network.last_update_ranges == 0

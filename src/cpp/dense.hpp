@@ -49,6 +49,35 @@ void bias_backward(const T* dy, T* db, Index N, Index out, bool accumulate) {
   }
 }
 
+// One row (N = 1) under an elementwise update rule that maps a zero gradient
+// to no change (plain SGD): dW = x^T dy is an outer product, so each kernel
+// value is updated as its gradient x[k] dy[j] is formed and no dW is stored.
+// Rows with x[k] == 0 (zero pixels, ReLU's zeros) have a zero gradient and
+// are skipped. db = 0 + dy, summed as bias_backward sums it.
+//   x (in), dy (out); W (in, out) and b (out) updated in place
+template <class Rule>
+void dense_rank_one_update(const float* x, const float* dy, float* W, float* b, Index in, Index out,
+                           const Rule& rule) {
+  // The rows visited are scattered over W (which may not fit in L2): while
+  // one row is updated, the next one's cache lines are requested.
+  auto next_nonzero = [&](Index k) {
+    while (k < in && x[k] == 0) ++k;
+    return k;
+  };
+  for (Index k = next_nonzero(0); k < in;) {
+    const Index next = next_nonzero(k + 1);
+    if (next < in)
+      for (Index j = 0; j < out; j += 16) __builtin_prefetch(W + next * out + j, 1);
+    const float xk = x[k];
+    float* row = W + k * out;
+#pragma omp simd
+    for (Index j = 0; j < out; ++j) row[j] = rule.apply(row[j], xk * dy[j]);
+    k = next;
+  }
+#pragma omp simd
+  for (Index j = 0; j < out; ++j) b[j] = rule.apply(b[j], 0.0f + dy[j]);
+}
+
 template <typename T>
 void dense_backward(const T* x, const T* W, const T* dy, T* dx, T* dW, T* db, Index N, Index in,
                     Index out, bool accumulate) {

@@ -57,6 +57,16 @@ Network::Network(Index input_dim, std::vector<LayerSpec> specs) : input_dim_(inp
   grads_.assign(params, 0.0f);
   skip_ranges_.reserve(std::size_t(input_dim_ / 2 + 2));  // alternate rows, and the rest
   stats_.assign(stats, 0.0f);
+  Index ins = 0, outs = 0;
+  for (const Layer& layer : layers_) {
+    all_dense_ = all_dense_ && layer.spec.kind == LayerKind::Dense;
+    ins += layer.in;
+    outs += layer.out;
+  }
+  if (all_dense_) {
+    pending_in_.assign(ins, 0.0f);
+    pending_dy_.assign(outs, 0.0f);
+  }
   for (const Layer& layer : layers_) {
     if (layer.param_count == 0) continue;
     if (layer.spec.kind == LayerKind::Dense) {
@@ -333,9 +343,76 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   forward(x, n, /*training=*/true);
   Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
   m.loss_sum += regularization_penalty() * double(n);  // at the weights the loss was measured with
-  backward(x, n);
-  apply_optimizer();
+  last_step_direct_ = direct_sgd_applies(n);
+  if (last_step_direct_) {
+    backward_direct_sgd(x);
+  } else {
+    grads_pending_ = false;  // backward writes every gradient (leaving only rows it knows are zero)
+    backward(x, n);
+    apply_optimizer();
+  }
   return m;
+}
+
+bool Network::direct_sgd_applies(Index n) const {
+  return n == 1 && all_dense_ && !has_regularizer_ && !grads_read_ && optimizer_->steps_directly();
+}
+
+void Network::backward_direct_sgd(const float* x) {
+  const auto [transform, lr] = optimizer_->begin_direct_step(num_params());
+  // The pending rows are laid out layer after layer; walk them from the end.
+  Index in_end = Index(pending_in_.size()), dy_end = Index(pending_dy_.size());
+  for (Index l = num_layers() - 1; l >= 0; --l) {
+    Layer& layer = layers_[l];
+    const Index in = layer.in, K = layer.out;
+    const float* input = l == 0 ? x : layers_[l - 1].output.data();
+    float* p = params_.data() + layer.param_offset;
+    in_end -= in;
+    dy_end -= K;
+    std::copy(input, input + in, pending_in_.data() + in_end);
+    std::copy(delta_.data(), delta_.data() + K, pending_dy_.data() + dy_end);
+    if (l > 0) {  // dx with the weights before their update
+      StepProfile::Scope scope(profile_, Phase::BackwardMatmul);
+      gemm(Op::None, Op::Transpose, 1, in, K, delta_.data(), K, p, K, delta_next_.data(), in, /*accumulate=*/false);
+    }
+    {
+      StepProfile::Scope scope(profile_, Phase::Optimizer);
+      with_plain_sgd_rule(transform, lr, [&](auto rule) {
+        dense_rank_one_update(input, delta_.data(), p, p + in * K, in, K, rule);
+      });
+    }
+    if (l > 0) {
+      const Layer& below = layers_[l - 1];
+      StepProfile::Scope scope(profile_, Phase::BackwardElementwise);
+      activation_backward(below.spec.activation, below.output.data(), delta_next_.data(), delta_next_.data(), 1, in);
+      std::swap(delta_, delta_next_);
+    }
+  }
+  optimizer_->end_direct_step();
+  last_update_ranges_ = 0;
+  grads_pending_ = true;
+}
+
+// The gradients of the last direct step, by the products backward() uses,
+// so they have the bits a stored-gradient step would have written.
+void Network::materialize_grads() {
+  if (!grads_pending_) return;
+  grads_pending_ = false;
+  Index in_begin = 0, dy_begin = 0;
+  for (Index l = 0; l < num_layers(); ++l) {
+    const Layer& layer = layers_[l];
+    const Index in = layer.in, K = layer.out;
+    const float* input = pending_in_.data() + in_begin;
+    const float* dy = pending_dy_.data() + dy_begin;
+    float* g = grads_.data() + layer.param_offset;
+    if (l == 0)
+      sparse_input_.backward(input, dy, g, 1, in, K);
+    else
+      dense_backward_matmul<float>(input, nullptr, dy, nullptr, g, 1, in, K, /*accumulate=*/false);
+    bias_backward(dy, g + in * K, 1, K, /*accumulate=*/false);
+    in_begin += in;
+    dy_begin += K;
+  }
 }
 
 Targets Network::slice(Targets y, Index start, Index output_dim) {

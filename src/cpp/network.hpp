@@ -73,7 +73,14 @@ class Network {
 
   Index num_params() const { return Index(params_.size()); }
   float* params() { return params_.data(); }
-  float* grads() { return grads_.data(); }
+  // Gradients of the last step. Reading them also makes every later step
+  // store its gradients, so views taken now stay current (see
+  // direct_sgd_applies).
+  float* grads() {
+    grads_read_ = true;
+    materialize_grads();
+    return grads_.data();
+  }
   Index num_stats() const { return Index(stats_.size()); }
   float* moving_stats() { return stats_.data(); }
 
@@ -122,6 +129,8 @@ class Network {
   SparseInputProducts& sparse_input() { return sparse_input_; }
   // Stretches of the buffer the last update visited; 0 when it visited all.
   std::size_t last_update_ranges() const { return last_update_ranges_; }
+  // Whether the last train_step updated the weights inside backward.
+  bool last_step_direct() const { return last_step_direct_; }
 
  private:
   struct Layer {
@@ -144,6 +153,15 @@ class Network {
   double regularization_penalty() const;
   void backward(const float* x, Index n);
   void apply_optimizer();
+  // Plain SGD on a single row: every Dense gradient is an outer product, so
+  // backward can apply the update as it forms each value and store none
+  // (dense_rank_one_update). At batch 1 storing dW, then reading it back,
+  // cost more than the products. Only Dense layers without regularizers, and
+  // only while nobody has read the gradients; the rows needed to compute
+  // them are kept and the gradients are formed on demand.
+  bool direct_sgd_applies(Index n) const;
+  void backward_direct_sgd(const float* x);
+  void materialize_grads();
   // Fills skip_ranges_ with the stretches of grads_ that may be nonzero, when
   // the optimizer can skip the rest and that pays; returns how many (0:
   // update everything).
@@ -169,6 +187,11 @@ class Network {
   std::vector<Span> tensor_spans_;   // one per parameter tensor, for per-tensor clipping
   std::vector<Optimizer::Range> skip_ranges_;  // reserved for the most a step can need
   std::size_t last_update_ranges_ = 0;
+  bool all_dense_ = true;
+  bool last_step_direct_ = false;
+  bool grads_read_ = false;
+  bool grads_pending_ = false;                   // grads_ lags behind a direct step
+  AlignedVector<float> pending_in_, pending_dy_;  // per Dense layer: its input row, its dL/dz row
   Progress progress_;
   double progress_interval_ = 0.1;
   // Reports progress if the interval has passed (or `last`).

@@ -166,7 +166,8 @@ Dense layers over one flat parameter buffer. Metrics come back as
       .def_property_readonly("grads", [](py::object self) {
         auto& net = self.cast<LockedNetwork&>();
         return read_only_view(self, net.grads(), {net.num_params()});
-      }, "Gradients of the last training step, same layout as params (read-only).")
+      }, "Gradients of the last training step, same layout as params (read-only). Reading them "
+         "makes later steps store theirs, so the view stays current.")
       .def_property_readonly("moving_stats", [](py::object self) {
         auto& net = self.cast<LockedNetwork&>();
         return view(self, net.moving_stats(), {net.num_stats()});
@@ -211,6 +212,11 @@ Dense layers over one flat parameter buffer. Metrics come back as
         std::lock_guard<std::mutex> lock(net.mutex);
         return net.last_update_ranges();
       }, "Stretches of params the last update visited, skipping zero gradients; 0: all of them.")
+      .def_property_readonly("last_step_direct", [](LockedNetwork& net) {
+        std::lock_guard<std::mutex> lock(net.mutex);
+        return net.last_step_direct();
+      }, "Whether the last train_step applied plain SGD inside backward, storing no gradients "
+         "(batch 1, Dense layers only, until grads are first read).")
       .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.seed_dropout(seed);

@@ -74,6 +74,12 @@ void Optimizer::step(const Span* spans, std::size_t count) {
   ++iterations;
 }
 
+std::pair<GradientTransform, float> Optimizer::begin_direct_step(Index n) {
+  if (!steps_directly()) throw std::logic_error(name() + " is not plain SGD");
+  if (n != bound_size_) bind(n);
+  return {base_transform(), float(learning_rate)};  // no decay or norm clipping here
+}
+
 void Optimizer::step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count) {
   if (!skips_zero_gradients()) throw std::logic_error(name() + " cannot skip zero gradients");
   if (n != bound_size_) bind(n);

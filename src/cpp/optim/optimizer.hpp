@@ -12,6 +12,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "aligned.hpp"
@@ -45,7 +46,36 @@ struct GradientTransform {
     return g + l2 * p;
   }
   float decayed(float p) const { return p * keep - p * decay; }
+  bool is_identity() const {
+    return scale == 1 && clip == std::numeric_limits<float>::infinity() && l2 == 0 && keep == 1 && decay == 0;
+  }
 };
+
+// Plain SGD after the transform, p <- decayed(p) - lr * grad(g, p): both
+// frameworks' rule without momentum, in one place so that every caller
+// (the buffer pass and Network's updates inside backward) rounds alike.
+// With the identity transform (kIdentity) it is p - lr * g as both write it:
+// a third of the work, and p * 1 - p * 0 would turn -0 into +0 and inf into NaN.
+template <bool kIdentity>
+struct PlainSgdRule {
+  GradientTransform transform;
+  float lr;
+  float apply(float p, float g) const {
+    if constexpr (kIdentity)
+      return p - lr * g;
+    else
+      return transform.decayed(p) - lr * transform.grad(g, p);
+  }
+};
+
+// Calls f(PlainSgdRule<true>) or f(PlainSgdRule<false>) for this transform.
+template <class F>
+inline void with_plain_sgd_rule(const GradientTransform& t, float lr, F&& f) {
+  if (t.is_identity())
+    f(PlainSgdRule<true>{t, lr});
+  else
+    f(PlainSgdRule<false>{t, lr});
+}
 
 // Runs f(i) for i in [0, n): OpenMP chunks above the threshold, SIMD within.
 // simd:static makes every chunk a whole number of vectors, so each element
@@ -119,6 +149,14 @@ class Optimizer {
   };
   void step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count);
 
+  // True when the rule is plain SGD and skips_zero_gradients(): then a caller
+  // may apply it one gradient value at a time, between begin_direct_step()
+  // (the rule for this step) and end_direct_step(), storing no gradient.
+  bool steps_directly() const { return is_plain_sgd() && skips_zero_gradients(); }
+  // The transform and learning rate of the step (see with_plain_sgd_rule).
+  std::pair<GradientTransform, float> begin_direct_step(Index n);
+  void end_direct_step() { ++iterations; }
+
   // Hyperparameters shared by every rule.
   double learning_rate = 0.01;
   std::int64_t iterations = 0;  // updates applied so far
@@ -141,6 +179,8 @@ class Optimizer {
   virtual void finish(std::int64_t /*t*/) {}
   // The rule itself maps a zero gradient to no change (see skips_zero_gradients).
   virtual bool zero_gradient_is_identity() const { return false; }
+  // The rule is PlainSgdRule (SGD without momentum).
+  virtual bool is_plain_sgd() const { return false; }
 
  private:
   // Sign, value clipping and weight decay, from the hyperparameters.

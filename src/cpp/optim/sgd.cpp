@@ -7,12 +7,11 @@ namespace {
 void plain_update(const Span& s, const GradientTransform& t, float lr) {
   float* p = s.params;
   const float* g = s.grads;
-  fused_loop(s.size, [=](Index i) { p[i] = t.decayed(p[i]) - lr * t.grad(g[i], p[i]); });
+  with_plain_sgd_rule(t, lr, [&](auto rule) { fused_loop(s.size, [=](Index i) { p[i] = rule.apply(p[i], g[i]); }); });
 }
 }  // namespace
 
 void sgd_step(float* params, const float* grads, Index n, float lr) {
-  // The identity transform changes no bit: g * 1, g + 0 * p and p * 1 - p * 0 are exact.
   plain_update({params, grads, n}, GradientTransform{}, lr);
 }
 

@@ -22,6 +22,7 @@ class TorchSGD final : public Optimizer {
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
   bool zero_gradient_is_identity() const override { return momentum == 0; }
+  bool is_plain_sgd() const override { return momentum == 0; }
 };
 
 // keras.optimizers.SGD:
@@ -39,6 +40,7 @@ class KerasSGD final : public Optimizer {
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
   bool zero_gradient_is_identity() const override { return momentum == 0; }
+  bool is_plain_sgd() const override { return momentum == 0; }
 };
 
 }  // namespace fastmlp

@@ -1,0 +1,121 @@
+"""Plain SGD on one row updates the weights inside backward and stores no
+gradient (Network::backward_direct_sgd, dense_rank_one_update). It must give
+the bits of the stored-gradient step: each gradient value x[k] dy[j] is one
+rounded product either way, and the rule is the same PlainSgdRule. The
+stored-gradient path is the one a network takes once its gradients have been
+read, so a twin network that reads them first is the reference. The float64
+check of the direct path is test_network_reference.py's single-row test."""
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp.layers import BatchNormalization, Dense, Dropout
+
+SGD_FACTORIES = {
+    "keras default": lambda: "sgd",
+    "torch": lambda: fastmlp.optim.SGD(lr=0.05),
+    "torch maximize": lambda: fastmlp.optim.SGD(lr=0.05, maximize=True),
+    "keras clipvalue": lambda: fastmlp.optim.keras.SGD(learning_rate=0.1, clipvalue=0.01),
+}
+
+
+def single_rows(steps, features=784, seed=0):
+    """Mostly-zero rows like MNIST's, plus one all-zero row."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((steps, 1, features), np.float32)
+    for row in x[:-1]:
+        row[0, rng.choice(features, features // 5, replace=False)] = rng.random(features // 5)
+    y = rng.integers(0, 10, size=(steps, 1)).astype(np.int32)
+    return x, y
+
+
+def model(optimizer, layers=None, density=0.3):
+    layers = layers or [Dense(64, activation="relu"), Dense(32, activation="tanh"), Dense(10, activation="softmax")]
+    m = fastmlp.Sequential(layers, input_dim=784, seed=0)
+    m.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    m.sparse_input_max_density = density
+    return m
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("density", [0.0, 0.3])
+@pytest.mark.parametrize("optimizer", sorted(SGD_FACTORIES))
+def test_direct_steps_give_the_stored_gradient_bits(optimizer, density, threads):
+    fastmlp.set_num_threads(threads)
+    direct, stored = model(SGD_FACTORIES[optimizer](), density=density), model(SGD_FACTORIES[optimizer](), density=density)
+    x, y = single_rows(8)
+    direct.train_on_batch(x[0], y[0])  # builds the network
+    stored.train_on_batch(x[0], y[0])
+    stored._network.grads  # read: every later step stores its gradients
+    for step in range(1, len(x)):
+        direct.train_on_batch(x[step], y[step])
+        stored.train_on_batch(x[step], y[step])
+        assert direct._network.last_step_direct and not stored._network.last_step_direct
+        np.testing.assert_array_equal(direct.weights, stored.weights)
+    # Formed on demand, the gradients are the stored ones, bit for bit...
+    np.testing.assert_array_equal(direct._network.grads, stored._network.grads)
+    for layer in range(3):
+        for a, b in zip(direct._network.layer_grads(layer), stored._network.layer_grads(layer)):
+            np.testing.assert_array_equal(a, b)
+    # ...and having been read, they stay current: the next step stores them.
+    held = direct._network.grads
+    before = held.copy()
+    direct.train_on_batch(x[1], y[1])
+    assert not direct._network.last_step_direct
+    assert not np.array_equal(held, before)
+
+
+def test_a_whole_epoch_at_batch_one_matches_the_stored_gradient_path():
+    x, y = single_rows(40)
+    x, y = x[:, 0], y[:, 0]
+    direct, stored = model("sgd"), model("sgd")
+    stored.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
+    stored._network.grads
+    direct.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
+    for m in (direct, stored):
+        m.fit(x, y, batch_size=1, epochs=2, verbose=0, shuffle=True)
+    assert direct._network.last_step_direct and not stored._network.last_step_direct
+    np.testing.assert_array_equal(direct.weights, stored.weights)
+    np.testing.assert_array_equal(direct._network.grads, stored._network.grads)
+
+
+def test_a_learning_rate_schedule_applies_to_direct_steps():
+    x, y = single_rows(6)
+    x, y = x[:, 0], y[:, 0]
+    schedule = fastmlp.optim.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
+    direct = model(fastmlp.optim.keras.SGD(learning_rate=schedule))
+    stored = model(fastmlp.optim.keras.SGD(learning_rate=schedule))
+    stored.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0, shuffle=False)
+    stored._network.grads
+    direct.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0, shuffle=False)
+    for m in (direct, stored):
+        m.fit(x, y, batch_size=1, epochs=1, verbose=0, shuffle=False)
+    assert direct._network.last_step_direct
+    np.testing.assert_array_equal(direct.weights, stored.weights)
+    assert direct.optimizer.iterations == stored.optimizer.iterations == 7
+
+
+@pytest.mark.parametrize("case", ["momentum", "adam", "weight decay", "regularizer", "batch norm", "dropout",
+                                  "two rows"])
+def test_other_steps_store_their_gradients(case):
+    optimizer, layers, rows = "sgd", None, 1
+    if case == "momentum":
+        optimizer = fastmlp.optim.keras.SGD(momentum=0.9)
+    elif case == "adam":
+        optimizer = "adam"
+    elif case == "weight decay":
+        optimizer = fastmlp.optim.SGD(lr=0.1, weight_decay=1e-3)
+    elif case == "regularizer":
+        layers = [Dense(16, activation="relu", kernel_regularizer=fastmlp.regularizers.L2(1e-3)),
+                  Dense(10, activation="softmax")]
+    elif case == "batch norm":
+        layers = [Dense(16, activation="relu"), BatchNormalization(), Dense(10, activation="softmax")]
+    elif case == "dropout":
+        layers = [Dense(16, activation="relu"), Dropout(0.5), Dense(10, activation="softmax")]
+    else:
+        rows = 2
+    m = model(optimizer, layers)
+    x, y = single_rows(3)
+    m.train_on_batch(np.repeat(x[0], rows, axis=0), np.repeat(y[0], rows))
+    assert not m._network.last_step_direct
