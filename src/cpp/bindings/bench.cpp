@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include "bindings/arrays.hpp"
+#include "bindings/compute_scope.hpp"
 #include "gemm.hpp"
 #include "optim/optimizer.hpp"
 
@@ -27,7 +28,7 @@ void matmul_py(Sgemm sgemm_fn, py::handle a_obj, py::handle b_obj, py::handle ou
   const float* pa = a.data();
   const float* pb = b.data();
   float* pc = out.mutable_data();
-  py::gil_scoped_release release;
+  ComputeScope compute;
   sgemm_fn(ta ? Op::Transpose : Op::None, tb ? Op::Transpose : Op::None, M, N, K, pa, a.shape(1), pb,
            b.shape(1), pc, N, accumulate);
 }
@@ -40,7 +41,7 @@ void stream_adam_shaped(py::handle p_obj, py::handle g_obj, py::handle m_obj, py
     throw py::value_error("p, g, m and v must have the same length");
   float *pp = p.mutable_data(), *pm = m.mutable_data(), *pv = v.mutable_data();
   const float* pg = g.data();
-  py::gil_scoped_release release;
+  ComputeScope compute;
   // Reads p, g, m, v and writes p, m, v: 28 bytes per element, as Adam.
   fused_loop(n, [=](Index i) {
     const float gi = pg[i];

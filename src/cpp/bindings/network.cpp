@@ -5,6 +5,7 @@
 
 #include "allocation_counter.hpp"
 #include "bindings/arrays.hpp"
+#include "bindings/compute_scope.hpp"
 #include "network.hpp"
 
 namespace fastmlp::bindings {
@@ -240,7 +241,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
         if (b.rows < 1) throw py::value_error("x is empty");
         Metrics m;
         {
-          py::gil_scoped_release release;
+          ComputeScope compute;
           std::lock_guard<std::mutex> lock(net.mutex);
           m = net.train_step(b.x.data(), b.targets, b.rows);
         }
@@ -249,7 +250,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
       .def("allocations_in_train_steps", [](LockedNetwork& net, py::handle x, py::handle y, int steps) {
         Batch b = check_batch(net, x, y);
         if (b.rows < 1) throw py::value_error("x is empty");
-        py::gil_scoped_release release;
+        ComputeScope compute;
         std::lock_guard<std::mutex> lock(net.mutex);
         const std::uint64_t before = allocation_count();
         for (int s = 0; s < steps; ++s) net.train_step(b.x.data(), b.targets, b.rows);
@@ -260,7 +261,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
                                             std::uint64_t seed) {
         Batch b = check_batch(net, x, y);
         if (b.rows < 1) throw py::value_error("x is empty");
-        py::gil_scoped_release release;
+        ComputeScope compute;
         std::lock_guard<std::mutex> lock(net.mutex);
         const std::uint64_t before = allocation_count();
         net.train_epoch(b.x.data(), b.targets, b.rows, batch_size, /*shuffle=*/true, seed);
@@ -292,12 +293,13 @@ Dense layers over one flat parameter buffer. Metrics come back as
           py::handle callback = progress;
           report = [callback](const Metrics& m, Index done, Index steps) {
             py::gil_scoped_acquire acquire;
+            DenormalPause pause;  // Python code runs in its usual IEEE mode
             callback(m.loss_sum, m.correct, m.count, done, steps);
           };
         }
         Metrics m;
         {
-          py::gil_scoped_release release;
+          ComputeScope compute;
           std::lock_guard<std::mutex> lock(net.mutex);
           net.set_progress(report, progress_interval);
           try {
@@ -324,7 +326,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
         py::array_t<float> out({x.shape(0), py::ssize_t(net.output_dim())});
         float* out_data = out.mutable_data();
         {
-          py::gil_scoped_release release;
+          ComputeScope compute;
           std::lock_guard<std::mutex> lock(net.mutex);
           net.predict(x.data(), x.shape(0), out_data, batch_size);
         }
@@ -335,7 +337,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
         if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
         Metrics m;
         {
-          py::gil_scoped_release release;
+          ComputeScope compute;
           std::lock_guard<std::mutex> lock(net.mutex);
           m = net.evaluate(b.x.data(), b.targets, b.rows, batch_size);
         }

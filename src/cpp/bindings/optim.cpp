@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/arrays.hpp"
+#include "bindings/compute_scope.hpp"
 #include "optim/adadelta.hpp"
 #include "optim/adagrad.hpp"
 #include "optim/adam.hpp"
@@ -91,7 +92,7 @@ void bind_optim(py::module_& m) {
       .def("step", [](Optimizer& opt, py::handle params, py::handle grads) {
         std::vector<py::object> keepalive;
         std::vector<Span> spans = spans_of(params, grads, keepalive);
-        py::gil_scoped_release release;
+        ComputeScope compute;
         opt.step(spans.data(), spans.size());
       }, py::arg("params"), py::arg("grads"),
       "One update, in place, of a float32 array or a list of them, from the gradients.");
@@ -167,7 +168,7 @@ void bind_optim(py::module_& m) {
     float* pd = p.mutable_data();
     const float* gd = g.data();
     const Index n = p.size();
-    py::gil_scoped_release release;
+    ComputeScope compute;
     sgd_step(pd, gd, n, lr);
   }, py::arg("params"), py::arg("grads"), py::arg("lr"), "params -= lr * grads, in place.");
 
@@ -175,7 +176,7 @@ void bind_optim(py::module_& m) {
     auto g = require_array<float>(g_obj, "array", -1);
     const float* data = g.data();
     const Index n = g.size();
-    py::gil_scoped_release release;
+    ComputeScope compute;
     return sum_of_squares(data, n);
   }, py::arg("array"), "sum of x^2 in float64, the same for any thread count.");
 
@@ -183,7 +184,7 @@ void bind_optim(py::module_& m) {
     auto g = require_array<float>(g_obj, "array", -1, /*writable=*/true);
     float* data = g.mutable_data();
     const Index n = g.size();
-    py::gil_scoped_release release;
+    ComputeScope compute;
     fused_loop(n, [=](Index i) {
       const float v = data[i] * scale;
       data[i] = v < -clip ? -clip : (v > clip ? clip : v);
