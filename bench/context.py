@@ -47,7 +47,7 @@ class Context:
         key = (framework, threads, role)
         if key not in self._workers:
             self.log(f"starting {framework} worker ({threads} thread(s), {role})")
-            extra_env = {}
+            extra_env = {"FASTMLP_BENCH_DENORMALS": self.settings.get("denormals", "flush")}
             if framework == "keras":
                 from peers.keras_peer import default_backend
 

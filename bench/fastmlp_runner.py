@@ -4,6 +4,7 @@ are the History's ``epoch_time`` (one C++ call per epoch)."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from timing import call_times
@@ -13,8 +14,9 @@ def setup(threads: int) -> dict:
     import fastmlp
 
     fastmlp.set_num_threads(threads)
+    fastmlp.set_flush_denormals(os.environ.get("FASTMLP_BENCH_DENORMALS", "flush") == "flush")
     return {"fastmlp": fastmlp.__version__, "fastmlp_build": fastmlp.build_info(),
-            "threads": fastmlp.get_num_threads()}
+            "threads": fastmlp.get_num_threads(), "flush_denormals": fastmlp.get_flush_denormals()}
 
 
 def build(hidden, optimizer: str | None = None, seed: int = 0, dense_products: bool = False):

@@ -7,6 +7,7 @@ eps=1e-7) so every framework solves the same problem."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -26,7 +27,9 @@ def setup(threads: int) -> dict:
     except RuntimeError:  # already set, or work already started
         pass
     _torch = torch
-    return {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    wanted = os.environ.get("FASTMLP_BENCH_DENORMALS", "flush") == "flush"
+    flush = torch.set_flush_denormal(wanted) and wanted  # returns whether the CPU supports it
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "flush_denormals": flush}
 
 
 def _model(hidden, seed: int = 0):
