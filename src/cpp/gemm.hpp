@@ -4,8 +4,9 @@
 //   op(B): B stored (K, N) with row stride ldb, or B^T with B stored (N, K)
 // float32 goes through sgemm: fastmlp's own kernel on AVX-512 builds
 // (gemm_avx512.cpp), Eigen's product elsewhere. Either way each C element is
-// one fixed-order sum over k, so results do not depend on the thread count or
-// the buffers' alignment. float64 (the tests' references) uses Eigen.
+// a sum over k in an order fixed by the shapes alone, so results do not depend
+// on the thread count or the buffers' alignment. float64 (the tests'
+// references) uses Eigen.
 #pragma once
 #include <type_traits>
 

@@ -144,6 +144,30 @@ void pack_transposed_panel(const float* B, Index ldb, Index K, Index j0, Index w
   }
 }
 
+// One row times B^T (a batch of one's dx = dy W^T): c[j] = a . B's row j,
+// along contiguous memory, four rows of B at a time. Each value is 16 lane
+// sums over k in order, then _mm512_reduce_add_ps's fixed tree, then added
+// to c when accumulating. Rows [j_begin, j_end) of B.
+void row_times_transposed(const float* a, const float* B, Index ldb, Index K, float* c, bool accumulate,
+                          Index j_begin, Index j_end) {
+  constexpr int kRowsAtOnce = 4;
+  for (Index j = j_begin; j < j_end; j += kRowsAtOnce) {
+    const int rows = int(std::min<Index>(kRowsAtOnce, j_end - j));
+    __m512 acc[kRowsAtOnce] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (Index k = 0; k < K; k += 16) {
+      const __mmask16 valid = K - k >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (K - k)) - 1);
+      const __m512 ak = _mm512_maskz_loadu_ps(valid, a + k);
+#pragma GCC unroll 4
+      for (int r = 0; r < kRowsAtOnce; ++r)
+        if (r < rows) acc[r] = _mm512_fmadd_ps(ak, _mm512_maskz_loadu_ps(valid, B + (j + r) * ldb + k), acc[r]);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const float sum = _mm512_reduce_add_ps(acc[r]);
+      c[j + r] = accumulate ? c[j + r] + sum : sum;
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -198,6 +222,17 @@ void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index ld
     return;
   }
   const bool ta = op_a == Op::Transpose, tb = op_b == Op::Transpose;
+  if (M == 1 && tb) {  // packing B^T would cost more than the product: dot products instead
+    const int threads = N * K >= kParallelMinMacs ? int(std::min<Index>(num_threads(), N)) : 1;
+    auto share = [&](Index t, Index nt) { row_times_transposed(A, B, ldb, K, C, accumulate, N * t / nt, N * (t + 1) / nt); };
+    if (threads == 1) {
+      share(0, 1);
+    } else {
+#pragma omp parallel num_threads(threads)
+      share(omp_get_thread_num(), omp_get_num_threads());
+    }
+    return;
+  }
   const Operands o{K, A, ta ? 1 : lda, ta ? lda : 1, tb ? kPanel : ldb, C, ldc, accumulate};
   const Index col_vectors = (N + 15) / 16, row_tiles = (M + kRows - 1) / kRows;
   const int threads = M * N * K >= kParallelMinMacs
