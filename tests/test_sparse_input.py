@@ -59,10 +59,11 @@ def test_training_matches_the_dense_product(n, optimizer):
 
 @pytest.mark.parametrize("density", [0.0, 1.0])  # also the dense product, chunked the same way
 @pytest.mark.parametrize("n", [40, 600])  # 600: three chunks of rows, summed into one dW
-def test_first_layer_products_match_a_float64_reference(n, density):
+@pytest.mark.parametrize("outputs", [37, 337])  # masked last vectors; 337 = 22 vectors, two passes over a row
+def test_first_layer_products_match_a_float64_reference(n, density, outputs):
     """One linear Dense layer and mean squared error: the first layer's output
     is x W + b and its gradient x^T dy, with dy = 2 (y - t) / (n * outputs)."""
-    features, outputs = 300, 37  # 37: a masked last vector
+    features = 300
     x = sparse_rows(n, features, density=0.15)
     x[3] = 0  # a row with no nonzeros
     x[:, 5] = 0  # and a column
