@@ -53,18 +53,21 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="32,256")
     parser.add_argument("--optimizers", default="sgd,adam")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--flush-denormals", action="store_true",
+                        help="fastmlp.set_flush_denormals(True), as bench/run.py sets by default")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "profile.json"))
     args = parser.parse_args()
     if args.threads:
         fastmlp.set_num_threads(args.threads)
+    fastmlp.set_flush_denormals(args.flush_denormals)
 
     (x_train, y_train), _ = mnist.load_data(args.data)
     x = (x_train[5000:].reshape(-1, 784) / np.float32(255)).astype(np.float32)
     y = y_train[5000:].astype(np.int32)
     rows = [profile_epoch(x, y, int(b), o) for o in args.optimizers.split(",") for b in args.batch_sizes.split(",")]
 
-    print(f"One epoch, MLP 784-300-100-10, {x.shape[0]:,} images, {fastmlp.get_num_threads()} threads; "
-          f"{machine.cpu_model()}\n")
+    print(f"One epoch, MLP 784-300-100-10, {x.shape[0]:,} images, {fastmlp.get_num_threads()} threads, "
+          f"subnormals {'flushed' if fastmlp.get_flush_denormals() else 'kept'}; {machine.cpu_model()}\n")
     header = "| phase | " + " | ".join(f"{r['optimizer']} b{r['batch_size']}" for r in rows) + " |"
     print(header)
     print("|---|" + "---:|" * len(rows))
@@ -74,7 +77,8 @@ def main() -> None:
     print("| Python and the rest | " + " | ".join(
         f"{r['rest_seconds']:.3f} s ({100 * r['rest_seconds'] / r['wall_seconds']:.0f}%)" for r in rows) + " |")
     print("| **epoch (wall)** | " + " | ".join(f"**{r['wall_seconds']:.3f} s**" for r in rows) + " |")
-    machine.write_results(args.out, {"threads": fastmlp.get_num_threads(), "rows": rows})
+    machine.write_results(args.out, {"threads": fastmlp.get_num_threads(),
+                                     "flush_denormals": fastmlp.get_flush_denormals(), "rows": rows})
 
 
 if __name__ == "__main__":
