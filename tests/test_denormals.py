@@ -121,3 +121,4 @@ def test_training_flushes_the_moments(flushing):
 def test_training_keeps_subnormal_moments_by_default():
     saw_subnormal, _ = adam_moments_after(1500)
     assert saw_subnormal
+
