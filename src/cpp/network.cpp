@@ -355,7 +355,7 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
 }
 
 bool Network::direct_sgd_applies(Index n) const {
-  return n == 1 && all_dense_ && !has_regularizer_ && !grads_read_ && optimizer_->steps_directly();
+  return n == 1 && all_dense_ && !has_regularizer_ && !grads_read_ && optimizer_->skips_zero_gradients();
 }
 
 void Network::backward_direct_sgd(const float* x) {

@@ -75,7 +75,7 @@ void Optimizer::step(const Span* spans, std::size_t count) {
 }
 
 std::pair<GradientTransform, float> Optimizer::begin_direct_step(Index n) {
-  if (!steps_directly()) throw std::logic_error(name() + " is not plain SGD");
+  if (!skips_zero_gradients()) throw std::logic_error(name() + " is not plain SGD");
   if (n != bound_size_) bind(n);
   return {base_transform(), float(learning_rate)};  // no decay or norm clipping here
 }

@@ -134,11 +134,14 @@ class Optimizer {
   // True when the caller must pass one span per tensor (per-tensor clipnorm).
   bool wants_tensor_spans() const { return clip_norm > 0; }
 
-  // True when a zero gradient leaves its parameter (and state) exactly as it
-  // is, so an update may skip stretches of zero gradients: plain SGD.
+  // True for plain SGD (PlainSgdRule) without weight decay or norm clipping:
+  // a zero gradient then leaves its parameter exactly as it is, so an update
+  // may skip stretches of zero gradients (step_ranges), and each parameter's
+  // update needs only its own gradient, so a caller may apply the rule value
+  // by value without storing gradients (begin_direct_step).
   bool skips_zero_gradients() const {
-    return zero_gradient_is_identity() && l2_weight_decay == 0 && decoupled_weight_decay == 0 &&
-           clip_norm == 0 && global_clip_norm == 0;
+    return is_plain_sgd() && l2_weight_decay == 0 && decoupled_weight_decay == 0 && clip_norm == 0 &&
+           global_clip_norm == 0;
   }
   // One update of the whole buffer (params, grads, n) that visits only
   // [begin, end) of each range; every gradient outside them must be zero and
@@ -149,11 +152,9 @@ class Optimizer {
   };
   void step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count);
 
-  // True when the rule is plain SGD and skips_zero_gradients(): then a caller
-  // may apply it one gradient value at a time, between begin_direct_step()
-  // (the rule for this step) and end_direct_step(), storing no gradient.
-  bool steps_directly() const { return is_plain_sgd() && skips_zero_gradients(); }
-  // The transform and learning rate of the step (see with_plain_sgd_rule).
+  // A step the caller applies itself, one gradient value at a time, between
+  // begin_direct_step() (this step's transform and learning rate, for
+  // with_plain_sgd_rule) and end_direct_step(); skips_zero_gradients() must hold.
   std::pair<GradientTransform, float> begin_direct_step(Index n);
   void end_direct_step() { ++iterations; }
 
@@ -177,9 +178,7 @@ class Optimizer {
   virtual void update(const Span& span, Index offset, const GradientTransform& transform) = 0;
   // After all spans (for example, advance a running product).
   virtual void finish(std::int64_t /*t*/) {}
-  // The rule itself maps a zero gradient to no change (see skips_zero_gradients).
-  virtual bool zero_gradient_is_identity() const { return false; }
-  // The rule is PlainSgdRule (SGD without momentum).
+  // The rule is PlainSgdRule (SGD without momentum); see skips_zero_gradients.
   virtual bool is_plain_sgd() const { return false; }
 
  private:

@@ -21,7 +21,6 @@ class TorchSGD final : public Optimizer {
 
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
-  bool zero_gradient_is_identity() const override { return momentum == 0; }
   bool is_plain_sgd() const override { return momentum == 0; }
 };
 
@@ -39,7 +38,6 @@ class KerasSGD final : public Optimizer {
 
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
-  bool zero_gradient_is_identity() const override { return momentum == 0; }
   bool is_plain_sgd() const override { return momentum == 0; }
 };
 
