@@ -2,6 +2,8 @@
 inputs read as zero (x86 FTZ and DAZ), in fastmlp's own computations only.
 Off by default: then every result keeps IEEE's subnormals, as NumPy's do."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,39 @@ def test_training_keeps_subnormal_moments_by_default():
     saw_subnormal, _ = adam_moments_after(1500)
     assert saw_subnormal
 
+
+
+def test_a_call_on_another_python_thread_restores_its_own_workers():
+    """Each Python thread that calls in has its own OpenMP workers. A flushing
+    call on one thread, made while another thread's flushing epoch is paused
+    in a callback, must still put its own workers back to IEEE mode."""
+    fastmlp.set_num_threads(2)
+    n = 100_000
+    net = _core.Network(4, [3], ["softmax"])
+    net.initialize(["glorot_uniform"], 0)
+    net.set_loss("sparse_categorical_crossentropy")
+    net.set_optimizer(_core.KerasSGD())
+    x = np.random.default_rng(0).random((8, 4), dtype=np.float32)
+    y = np.zeros(8, np.int32)
+    in_callback, release = threading.Event(), threading.Event()
+
+    def callback(*args):
+        in_callback.set()
+        release.wait(30)
+
+    assert fastmlp.set_flush_denormals(True)
+    try:
+        epoch = threading.Thread(target=net.train_epoch, args=(x, y, 4, False, 0, None, callback, 0.0))
+        epoch.start()
+        assert in_callback.wait(30)
+        p, g = np.full(n, 1.5 * TINY, np.float32), np.full(n, TINY, np.float32)
+        _core.sgd_step(p, g, 1.0)  # flushing, on this thread's two threads
+        assert np.count_nonzero(p) == 0
+        fastmlp.set_flush_denormals(False)
+        p = np.full(n, 1.5 * TINY, np.float32)
+        _core.sgd_step(p, g, 1.0)  # IEEE again, on both halves
+        np.testing.assert_array_equal(p, np.full(n, TINY / 2, np.float32))
+    finally:
+        release.set()
+        epoch.join(30)
+        fastmlp.set_flush_denormals(False)

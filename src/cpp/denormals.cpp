@@ -14,9 +14,10 @@
 namespace fastmlp {
 namespace {
 std::atomic<bool> g_flush{false};
-// Active scopes: the workers go back to IEEE mode only when the last one ends
-// (a callback paused inside one may start another).
-std::atomic<int> g_active_scopes{0};
+// Active scopes on this thread: its workers go back to IEEE mode only when
+// the last one ends (a callback paused inside one may start another). Per
+// thread, since libgomp gives each thread that opens regions its own pool.
+thread_local int t_active_scopes = 0;
 
 #ifdef FASTMLP_HAS_MXCSR
 constexpr unsigned kFlushBits = 0x8040;  // FTZ (bit 15) and DAZ (bit 6)
@@ -57,13 +58,13 @@ DenormalScope::DenormalScope() {
   if ((saved_ & kFlushBits) == kFlushBits) return;  // already on: an enclosing scope
   active_ = true;
   write_mode(saved_ | kFlushBits);
-  g_active_scopes.fetch_add(1);
+  ++t_active_scopes;
   set_workers(true);
 }
 
 DenormalScope::~DenormalScope() {
   if (!active_) return;
-  if (g_active_scopes.fetch_sub(1) == 1) set_workers(false);
+  if (--t_active_scopes == 0) set_workers(false);
   write_mode(saved_);
 }
 
