@@ -160,3 +160,22 @@ def test_a_call_on_another_python_thread_restores_its_own_workers():
         release.set()
         epoch.join(30)
         fastmlp.set_flush_denormals(False)
+
+
+def test_gradients_formed_on_demand_follow_the_mode(flushing):
+    """Batch-1 SGD stores no gradient (tests/test_direct_sgd.py); formed when
+    read, they must have the bits the flushing step would have stored: here
+    TINY times an output gradient of ~0.3 is subnormal, so zero."""
+    x, y = np.array([[TINY, 1.0]], np.float32), np.zeros(1, np.int32)
+    direct, stored = (fastmlp.Sequential([Dense(3, activation="softmax")], input_dim=2, seed=0) for _ in range(2))
+    for m in (direct, stored):
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    stored.train_on_batch(x, y)
+    stored._network.grads  # from now on its steps store their gradients
+    direct.train_on_batch(x, y)
+    stored.set_weights(direct.get_weights())
+    direct.train_on_batch(x, y)
+    stored.train_on_batch(x, y)
+    assert direct._network.last_step_direct and not stored._network.last_step_direct
+    assert np.count_nonzero(stored._network.layer_grads(0)[0][0]) == 0  # the subnormal products, flushed
+    np.testing.assert_array_equal(direct._network.grads, stored._network.grads)

@@ -107,10 +107,17 @@ py::array read_only_view(py::object owner, float* data, std::vector<py::ssize_t>
   return a;
 }
 
+// The gradients, formed first if the last step did not store them
+// (Network::grads), in the arithmetic mode the steps run in.
+float* current_grads(Network& net) {
+  DenormalScope denormals;
+  return net.grads();
+}
+
 py::tuple layer_views(py::object self, Index l, bool grads) {
   auto& net = self.cast<LockedNetwork&>();
   if (l < 0 || l >= net.num_layers()) throw py::index_error("no layer " + std::to_string(l));
-  float* base = (grads ? net.grads() : net.params()) + net.param_offset(l);
+  float* base = (grads ? current_grads(net) : net.params()) + net.param_offset(l);
   const Index in = net.layer_inputs(l), out = net.layer_outputs(l);
   const auto make = grads ? read_only_view : view;
   switch (net.layer_spec(l).kind) {
@@ -166,7 +173,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
       }, "All trainable parameters, a writable float32 view (zero copy).")
       .def_property_readonly("grads", [](py::object self) {
         auto& net = self.cast<LockedNetwork&>();
-        return read_only_view(self, net.grads(), {net.num_params()});
+        return read_only_view(self, current_grads(net), {net.num_params()});
       }, "Gradients of the last training step, same layout as params (read-only). Reading them "
          "makes later steps store theirs, so the view stays current.")
       .def_property_readonly("moving_stats", [](py::object self) {
