@@ -16,7 +16,8 @@ class SparseInputProducts {
  public:
   // Nonzeros per input value above which a chunk takes the dense product;
   // 0 turns the sparse path off. Measured crossover: see bench/README.md.
-  double max_density = 0.3;
+  static constexpr double kDefaultMaxDensity = 0.3;
+  double max_density = kDefaultMaxDensity;
 
   void forward(const float* x, const float* W, float* y, Index n, Index in, Index out);
   void backward(const float* x, const float* dy, float* dW, Index n, Index in, Index out);

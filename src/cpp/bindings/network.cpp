@@ -138,6 +138,7 @@ py::tuple layer_views(py::object self, Index l, bool grads) {
 }  // namespace
 
 void bind_network(py::module_& m) {
+  m.attr("DEFAULT_SPARSE_INPUT_MAX_DENSITY") = SparseInputProducts::kDefaultMaxDensity;
   py::class_<LockedNetwork, std::shared_ptr<LockedNetwork>>(m, "Network", R"doc(
 Dense layers over one flat parameter buffer. Metrics come back as
 (loss_sum, correct, count): divide by count for means.)doc")

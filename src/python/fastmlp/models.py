@@ -44,10 +44,6 @@ class History:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
 
-# The measured crossover on AVX-512 is near 0.4 nonzeros per input (bench/README.md).
-_DEFAULT_SPARSE_INPUT_MAX_DENSITY = 0.3
-
-
 def _mix_seed(seed: int, stream: int) -> int:
     """A 64-bit seed for the `stream`-th epoch, decorrelated from neighbours."""
     return int(np.random.SeedSequence([seed, stream]).generate_state(1, np.uint64)[0])
@@ -86,7 +82,7 @@ class Sequential:
         self._loss: str | None = None
         self._metrics: list[str] = []
         self._epochs_run = 0
-        self._sparse_input_max_density = _DEFAULT_SPARSE_INPUT_MAX_DENSITY
+        self._sparse_input_max_density = _core.DEFAULT_SPARSE_INPUT_MAX_DENSITY
         if input_dim is not None:
             self.input_shape = (_validation.positive_int(input_dim, "input_dim"),)
         elif input_shape is not None:
