@@ -10,7 +10,6 @@
 // into a per-thread panel first, since its rows would be a strided gather.
 #ifdef __AVX512F__
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -225,12 +224,7 @@ void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index ld
   if (M == 1 && tb) {  // packing B^T would cost more than the product: dot products instead
     const int threads = N * K >= kParallelMinMacs ? int(std::min<Index>(num_threads(), N)) : 1;
     auto share = [&](Index t, Index nt) { row_times_transposed(A, B, ldb, K, C, accumulate, N * t / nt, N * (t + 1) / nt); };
-    if (threads == 1) {
-      share(0, 1);
-    } else {
-#pragma omp parallel num_threads(threads)
-      share(omp_get_thread_num(), omp_get_num_threads());
-    }
+    run_shares(threads, share);
     return;
   }
   const Operands o{K, A, ta ? 1 : lda, ta ? lda : 1, tb ? kPanel : ldb, C, ldc, accumulate};
@@ -253,12 +247,7 @@ void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index ld
     }
     if (i_begin < i_end && j_begin < j_end) multiply_block(o, tb, B, ldb, i_begin, i_end, j_begin, j_end, panel);
   };
-  if (threads == 1) {
-    multiply_share(0, 1);  // no OpenMP region at all: even a one-thread one costs microseconds
-  } else {
-#pragma omp parallel num_threads(threads)
-    multiply_share(omp_get_thread_num(), omp_get_num_threads());
-  }
+  run_shares(threads, multiply_share);
 }
 
 const char* sgemm_kernel_name() { return "avx512"; }

@@ -1,5 +1,7 @@
 // Thread count shared by OpenMP loops and Eigen's matrix products.
 #pragma once
+#include <omp.h>
+
 #include "matrix.hpp"
 
 namespace fastmlp {
@@ -20,6 +22,19 @@ void set_num_threads(int n);
 // `vectorize`, the loop is also an OpenMP SIMD loop; leave it off for bodies
 // whose vector and scalar forms round differently (exp, tanh), since chunk
 // boundaries move with the thread count.
+// share(t, nt) for each thread t of a team of nt = `threads`: the caller's
+// split of its own work. One thread runs it inline, with no OpenMP region
+// (even a one-thread region costs microseconds).
+template <class F>
+inline void run_shares(int threads, const F& share) {
+  if (threads <= 1) {
+    share(Index(0), Index(1));
+  } else {
+#pragma omp parallel num_threads(threads)
+    share(Index(omp_get_thread_num()), Index(omp_get_num_threads()));
+  }
+}
+
 template <bool vectorize = true, class F>
 inline void parallel_for(Index n, const F& body, Index min_parallel = kParallelMinElements) {
   const int threads = num_threads();

@@ -1,7 +1,5 @@
 #include "sparse.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -204,12 +202,7 @@ void sparse_dense_matmul(const CsrMatrix& a, const float* B, Index ldb, Index N,
       if (j0 < j1) multiply_block(a, B, ldb, C, ldc, accumulate, zero_rows, 0, M, j0, j1);
     }
   };
-  if (threads == 1) {
-    multiply_share(0, 1);
-  } else {
-#pragma omp parallel num_threads(threads)
-    multiply_share(omp_get_thread_num(), omp_get_num_threads());
-  }
+  run_shares(threads, multiply_share);
 }
 
 }  // namespace fastmlp
