@@ -43,6 +43,13 @@ def test_off_by_default_and_the_setting_round_trips():
     assert fastmlp.get_flush_denormals() is False
 
 
+@pytest.mark.parametrize("bad", [None, 1, "yes"])
+def test_the_setting_takes_a_bool_only(bad):
+    with pytest.raises(TypeError):
+        fastmlp.set_flush_denormals(bad)
+    assert fastmlp.get_flush_denormals() is False
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_subnormal_results_and_inputs_become_zero_on_every_thread(threads, flushing):
     fastmlp.set_num_threads(threads)

@@ -25,7 +25,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"),
         "Threads used by matrix products and large elementwise loops (>= 1).");
   m.def("get_num_threads", &fastmlp::num_threads);
-  m.def("set_flush_denormals", &fastmlp::set_flush_denormals, py::arg("on"),
+  m.def("set_flush_denormals", &fastmlp::set_flush_denormals, py::arg("on").noconvert(),
         "Flush subnormal floats to zero in fastmlp's computations (x86 FTZ and DAZ); off by default. "
         "Returns False, changing nothing, where the CPU cannot.");
   m.def("get_flush_denormals", &fastmlp::flush_denormals);
