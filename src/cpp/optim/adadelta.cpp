@@ -10,7 +10,7 @@ void Adadelta::update(const Span& s, Index offset, const GradientTransform& t) {
   float* v = state(0) + offset;
   float* u = state(1) + offset;
   const float r = float(rho), w = float(1 - rho), e = float(eps), lr = float(learning_rate);
-  fused_loop(s.size, [=](Index i) {
+  fused_loop(s, [=](Index i) {
     const float gi = t.grad(g[i], p[i]);
     const float vi = r * v[i] + w * gi * gi;
     const float d = std::sqrt(u[i] + e) / std::sqrt(vi + e) * gi;

@@ -10,7 +10,7 @@ void TorchAdagrad::update(const Span& s, Index offset, const GradientTransform& 
   float* sum = state(0) + offset;
   const float clr = float(learning_rate / (1.0 + double(iterations) * lr_decay));
   const float e = float(eps);
-  fused_loop(s.size, [=](Index i) {
+  fused_loop(s, [=](Index i) {
     const float gi = t.grad(g[i], p[i]);
     const float si = sum[i] + gi * gi;
     sum[i] = si;
@@ -23,7 +23,7 @@ void KerasAdagrad::update(const Span& s, Index offset, const GradientTransform& 
   const float* g = s.grads;
   float* acc = state(0) + offset;
   const float lr = float(learning_rate), e = float(epsilon);
-  fused_loop(s.size, [=](Index i) {
+  fused_loop(s, [=](Index i) {
     const float gi = t.grad(g[i], p[i]);
     const float ai = acc[i] + gi * gi;
     acc[i] = ai;

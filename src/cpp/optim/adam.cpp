@@ -24,7 +24,7 @@ void TorchAdam::update(const Span& s, Index offset, const GradientTransform& t) 
   const float w1 = float(1 - beta1), b2 = float(beta2), w2 = float(1 - beta2), e = float(eps);
   const float step = step_size_, inv_bc2 = inv_bias2_sqrt_;
   with_option(amsgrad, [&](auto ams) {
-    fused_loop(s.size, [=](Index i) {
+    fused_loop(s, [=](Index i) {
       const float gi = t.grad(g[i], p[i]);
       const float mi = torch_lerp(m[i], gi, w1);
       float vi = b2 * v[i] + w2 * gi * gi;
@@ -57,7 +57,7 @@ void KerasAdam::update(const Span& s, Index offset, const GradientTransform& t) 
   float* vhat = amsgrad ? state(2) + offset : nullptr;
   const float w1 = float(1 - beta1), w2 = float(1 - beta2), e = float(epsilon), alpha = alpha_;
   with_option(amsgrad, [&](auto ams) {
-    fused_loop(s.size, [=](Index i) {
+    fused_loop(s, [=](Index i) {
       const float gi = t.grad(g[i], p[i]);
       const float mi = m[i] + w1 * (gi - m[i]);
       float vi = v[i] + w2 * (gi * gi - v[i]);

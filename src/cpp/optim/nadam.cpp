@@ -20,7 +20,7 @@ void TorchNAdam::update(const Span& s, Index offset, const GradientTransform& t)
   float* v = state(1) + offset;
   const float w1 = float(1 - beta1), b2 = float(beta2), w2 = float(1 - beta2), e = float(eps);
   const float cg = grad_coef_, cm = momentum_coef_, inv_bc2 = inv_bias2_;
-  fused_loop(s.size, [=](Index i) {
+  fused_loop(s, [=](Index i) {
     const float gi = t.grad(g[i], p[i]);
     const float mi = torch_lerp(m[i], gi, w1);
     const float vi = b2 * v[i] + w2 * gi * gi;
@@ -47,7 +47,7 @@ void KerasNadam::update(const Span& s, Index offset, const GradientTransform& t)
   float* v = state(1) + offset;
   const float w1 = float(1 - beta1), w2 = float(1 - beta2), e = float(epsilon);
   const float lr = float(learning_rate), cm = momentum_coef_, cg = grad_coef_, inv_bc2 = inv_bias2_;
-  fused_loop(s.size, [=](Index i) {
+  fused_loop(s, [=](Index i) {
     const float gi = t.grad(g[i], p[i]);
     const float mi = m[i] + w1 * (gi - m[i]);
     const float vi = v[i] + w2 * (gi * gi - v[i]);

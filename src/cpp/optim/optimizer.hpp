@@ -8,6 +8,7 @@
 // passes its whole flat buffer as one span (or one per tensor when clipping
 // by per-tensor norm), a standalone optimizer one span per NumPy array.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -88,6 +89,42 @@ inline void with_plain_sgd_rule(const GradientTransform& t, float lr, F&& f) {
 template <class F>
 inline void fused_loop(Index n, const F& f) {
   parallel_for(n, f);
+}
+
+// fused_loop(span.size, f) for a body that writes span.params, split
+// between threads alike, each thread first rewriting the parameter values it
+// will update a few cache lines ahead (one value per line, unchanged). A
+// forward pass on two threads leaves the weights' lines shared by both
+// cores, and the update's store to a shared line waits while the other
+// copy is invalidated; stores issued ahead overlap those waits. (A prefetchw
+// made no difference here.) In training steps of the references' model at
+// batch 32, 2 threads, Adam's update took 110-145 us with plain stores, 74-88 us so.
+template <class F>
+inline void fused_loop(const Span& span, const F& f) {
+  static constexpr Index kLine = 16, kBlock = 4 * kLine, kAhead = 16 * kLine;  // floats
+  float* const params = span.params;
+  const Index n = span.size;
+  auto share = [&](Index t, Index nt) {
+    const F local = f;
+    const Index lines = (n + kLine - 1) / kLine;
+    const Index begin = std::min(n, kLine * (lines * t / nt)), end = std::min(n, kLine * (lines * (t + 1) / nt));
+    // Only this thread's own values, and only before their update, so the
+    // rewrite leaves every bit as it was (volatile: the compiler must keep it).
+    auto claim = [params](Index from, Index to) {
+      for (Index j = from; j < to; j += kLine) {
+        volatile float* value = params + j;
+        *value = *value;
+      }
+    };
+    claim(begin, std::min(end, begin + kAhead));
+    for (Index b = begin; b < end; b += kBlock) {
+      const Index e = std::min(end, b + kBlock);
+      claim(std::min(end, b + kAhead), std::min(end, e + kAhead));
+#pragma omp simd
+      for (Index i = b; i < e; ++i) local(i);
+    }
+  };
+  run_shares(n >= kParallelMinElements ? num_threads() : 1, share);
 }
 
 // Calls f(std::true_type{}) or f(std::false_type{}): an option then becomes

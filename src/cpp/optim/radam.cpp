@@ -26,7 +26,7 @@ void TorchRAdam::update(const Span& s, Index offset, const GradientTransform& t)
   const float w1 = float(1 - beta1), b2 = float(beta2), w2 = float(1 - beta2), e = float(eps);
   const float cm = momentum_coef_, ca = adaptive_coef_;
   with_option(rectified_, [&](auto rectified) {
-    fused_loop(s.size, [=](Index i) {
+    fused_loop(s, [=](Index i) {
       const float gi = t.grad(g[i], p[i]);
       const float mi = torch_lerp(m[i], gi, w1);
       const float vi = b2 * v[i] + w2 * gi * gi;

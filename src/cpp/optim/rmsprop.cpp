@@ -28,7 +28,7 @@ void TorchRMSprop::update(const Span& s, Index offset, const GradientTransform& 
   const float lr = float(learning_rate), mu = float(momentum);
   with_option(a != nullptr, [&](auto is_centered) {
     with_option(b != nullptr, [&](auto has_momentum) {
-      fused_loop(s.size, [=](Index i) {
+      fused_loop(s, [=](Index i) {
         const float gi = t.grad(g[i], p[i]);
         const float vi = al * v[i] + one_minus * gi * gi;
         v[i] = vi;
@@ -71,7 +71,7 @@ void KerasRMSprop::update(const Span& s, Index offset, const GradientTransform& 
   const float lr = float(learning_rate), mu = float(momentum);
   with_option(a != nullptr, [&](auto is_centered) {
     with_option(m != nullptr, [&](auto has_momentum) {
-      fused_loop(s.size, [=](Index i) {
+      fused_loop(s, [=](Index i) {
         const float gi = t.grad(g[i], p[i]);
         const float vi = r * v[i] + one_minus * gi * gi;
         v[i] = vi;
