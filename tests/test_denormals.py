@@ -170,7 +170,7 @@ def test_a_call_on_another_python_thread_restores_its_own_workers():
 
 
 def test_gradients_formed_on_demand_follow_the_mode(flushing):
-    """Batch-1 SGD stores no gradient (tests/test_direct_sgd.py); formed when
+    """Batch-1 SGD stores no gradient (tests/test_direct_steps.py); formed when
     read, they must have the bits the flushing step would have stored: here
     TINY times an output gradient of ~0.3 is subnormal, so zero."""
     x, y = np.array([[TINY, 1.0]], np.float32), np.zeros(1, np.int32)

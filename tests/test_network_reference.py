@@ -261,7 +261,7 @@ def test_three_train_steps_follow_reference_trajectory(arch):
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=ARCH_IDS)
 def test_single_row_steps_follow_reference_trajectory(arch):
     # One row with plain SGD takes the update inside backward, storing no
-    # gradient (Network::backward_direct_sgd): its own check against float64.
+    # gradient (Network::backward_direct): its own check against float64.
     net = build_network(arch)
     reference = net.params.astype(np.float64)
     for step in range(5):

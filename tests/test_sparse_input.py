@@ -200,7 +200,7 @@ def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
     everything after them): the weights must match the full pass's bits."""
     fastmlp.set_num_threads(threads)
     rng = np.random.default_rng(11)
-    batches = np.zeros((6, 2, 784), np.float32)  # two rows: one row steps inside backward (test_direct_sgd.py)
+    batches = np.zeros((6, 2, 784), np.float32)  # two rows: one row steps inside backward (test_direct_steps.py)
     for x in batches:
         for row in x:
             row[rng.choice(784, 30, replace=False)] = rng.random(30)

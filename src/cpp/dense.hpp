@@ -49,6 +49,35 @@ void bias_backward(const T* dy, T* db, Index N, Index out, bool accumulate) {
   }
 }
 
+// The gradient of a single row (N = 1), dW = x^T dy and db = dy, for the flat
+// positions [begin, end) of the layer's (in + 1, out) block of parameters
+// (the kernel, then the bias as a row whose input is 1), written to
+// g[0, end - begin). Each value is one multiply-add onto +0, as the products
+// backward uses form it (so x[k] = 0 gives +0, not -0). With `zero_rows`, a
+// kernel row with x[k] = 0 is +0 whatever dy holds, as the sparse product
+// leaves it.
+inline void single_row_gradient(const float* x, const float* dy, Index in, Index out, Index begin, Index end,
+                                bool zero_rows, float* g) {
+  for (Index k = begin / out, at = begin; at < end; ++k) {
+    const Index j0 = at - k * out, j1 = std::min(out, end - k * out);
+    const float xk = k < in ? x[k] : 1.0f;
+    float* gk = g + (at - begin) - j0;  // gk[j] is (k, j)'s gradient
+    if (zero_rows && xk == 0.0f && k < in) {
+      std::fill(gk + j0, gk + j1, 0.0f);
+    } else {
+#pragma omp simd
+      for (Index j = j0; j < j1; ++j) {
+#ifdef __FMA__
+        gk[j] = __builtin_fmaf(xk, dy[j], 0.0f);
+#else
+        gk[j] = 0.0f + xk * dy[j];
+#endif
+      }
+    }
+    at = k * out + j1;
+  }
+}
+
 // One row (N = 1) under an elementwise update rule that maps a zero gradient
 // to no change (plain SGD): dW = x^T dy is an outer product, so each kernel
 // value is updated as its gradient x[k] dy[j] is formed and no dW is stored.

@@ -343,9 +343,9 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   forward(x, n, /*training=*/true);
   Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
   m.loss_sum += regularization_penalty() * double(n);  // at the weights the loss was measured with
-  last_step_direct_ = direct_sgd_applies(n);
+  last_step_direct_ = direct_step_applies(n);
   if (last_step_direct_) {
-    backward_direct_sgd(x);
+    backward_direct(x);
   } else {
     grads_pending_ = false;  // backward writes every gradient (leaving only rows it knows are zero)
     backward(x, n);
@@ -354,12 +354,13 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   return m;
 }
 
-bool Network::direct_sgd_applies(Index n) const {
-  return n == 1 && all_dense_ && !has_regularizer_ && !grads_read_ && optimizer_->skips_zero_gradients();
+bool Network::direct_step_applies(Index n) const {
+  return n == 1 && all_dense_ && !has_regularizer_ && !grads_read_ && optimizer_->updates_piecewise();
 }
 
-void Network::backward_direct_sgd(const float* x) {
+void Network::backward_direct(const float* x) {
   const auto [transform, lr] = optimizer_->begin_direct_step(num_params());
+  const bool plain_sgd = optimizer_->skips_zero_gradients();
   // The pending rows are laid out layer after layer; walk them from the end.
   Index in_end = Index(pending_in_.size()), dy_end = Index(pending_dy_.size());
   for (Index l = num_layers() - 1; l >= 0; --l) {
@@ -375,7 +376,7 @@ void Network::backward_direct_sgd(const float* x) {
       StepProfile::Scope scope(profile_, Phase::BackwardMatmul);
       gemm(Op::None, Op::Transpose, 1, in, K, delta_.data(), K, p, K, delta_next_.data(), in, /*accumulate=*/false);
     }
-    {
+    if (plain_sgd) {
       StepProfile::Scope scope(profile_, Phase::Optimizer);
       with_plain_sgd_rule(transform, lr, [&](auto rule) {
         dense_rank_one_update(input, delta_.data(), p, p + in * K, in, K, rule);
@@ -388,9 +389,47 @@ void Network::backward_direct_sgd(const float* x) {
       std::swap(delta_, delta_next_);
     }
   }
+  if (!plain_sgd) {
+    StepProfile::Scope scope(profile_, Phase::Optimizer);
+    update_from_pending_rows(transform);
+  }
   optimizer_->end_direct_step();
   last_update_ranges_ = 0;
   grads_pending_ = true;
+}
+
+void Network::update_from_pending_rows(const GradientTransform& transform) {
+  // Pieces of 16 KB of gradient, formed in L1 and consumed there at once,
+  // numbered through the layers; each thread takes a run of whole pieces.
+  constexpr Index kPiece = 4096;
+  auto pieces_of = [&](const Layer& layer) { return ((layer.in + 1) * layer.out + kPiece - 1) / kPiece; };
+  Index pieces = 0;
+  for (const Layer& layer : layers_) pieces += pieces_of(layer);
+  // Zero pixels give +0 rows only where backward would have taken the sparse product.
+  const bool sparse_first = sparse_input_.last_sparse_rows() > 0;
+  Optimizer& optimizer = *optimizer_;
+  auto share = [&](Index t, Index nt) {
+    alignas(64) thread_local float g[kPiece];
+    Index piece = pieces * t / nt;
+    const Index last = pieces * (t + 1) / nt;
+    Index first_piece = 0, in_begin = 0, dy_begin = 0;  // of layer l
+    for (Index l = 0; l < num_layers() && piece < last; ++l) {
+      const Layer& layer = layers_[l];
+      const Index in = layer.in, out = layer.out, size = (in + 1) * out;  // kernel, then bias
+      const Index layer_end = first_piece + pieces_of(layer);
+      for (; piece < std::min(last, layer_end); ++piece) {
+        const Index begin = (piece - first_piece) * kPiece, end = std::min(size, begin + kPiece);
+        single_row_gradient(pending_in_.data() + in_begin, pending_dy_.data() + dy_begin, in, out, begin, end,
+                            l == 0 && sparse_first, g);
+        optimizer.update_piece({params_.data() + layer.param_offset + begin, g, end - begin},
+                               layer.param_offset + begin, transform);
+      }
+      first_piece = layer_end;
+      in_begin += in;
+      dy_begin += out;
+    }
+  };
+  run_shares(num_params() >= kParallelMinElements ? int(std::min<Index>(num_threads(), pieces)) : 1, share);
 }
 
 // The gradients of the last direct step, by the products backward() uses,

@@ -75,7 +75,7 @@ class Network {
   float* params() { return params_.data(); }
   // Gradients of the last step. Reading them also makes every later step
   // store its gradients, so views taken now stay current (see
-  // direct_sgd_applies).
+  // direct_step_applies).
   float* grads() {
     grads_read_ = true;
     materialize_grads();
@@ -153,14 +153,18 @@ class Network {
   double regularization_penalty() const;
   void backward(const float* x, Index n);
   void apply_optimizer();
-  // Plain SGD on a single row: every Dense gradient is an outer product, so
-  // backward can apply the update as it forms each value and store none
-  // (dense_rank_one_update). At batch 1 storing dW, then reading it back,
-  // cost more than the products. Only Dense layers without regularizers, and
-  // only while nobody has read the gradients; the rows needed to compute
-  // them are kept and the gradients are formed on demand.
-  bool direct_sgd_applies(Index n) const;
-  void backward_direct_sgd(const float* x);
+  // A single row through Dense layers: every gradient is an outer product,
+  // so the update can be applied as the gradients are formed, storing none.
+  // At batch 1 storing dW, then reading it back, cost more than the products.
+  // Plain SGD updates value by value inside backward and skips the rows of
+  // zero inputs (dense_rank_one_update); other optimizers take the gradients
+  // in L1-sized pieces once backward is done (update_from_pending_rows). Only
+  // Dense layers without regularizers, optimizers without norm clipping, and
+  // only while nobody has read the gradients; the rows needed to compute them
+  // are kept and the gradients are formed on demand.
+  bool direct_step_applies(Index n) const;
+  void backward_direct(const float* x);
+  void update_from_pending_rows(const GradientTransform& transform);
   void materialize_grads();
   // Fills skip_ranges_ with the stretches of grads_ that may be nonzero, when
   // the optimizer can skip the rest and that pays; returns how many (0:

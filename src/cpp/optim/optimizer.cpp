@@ -75,9 +75,15 @@ void Optimizer::step(const Span* spans, std::size_t count) {
 }
 
 std::pair<GradientTransform, float> Optimizer::begin_direct_step(Index n) {
-  if (!skips_zero_gradients()) throw std::logic_error(name() + " is not plain SGD");
+  if (!updates_piecewise()) throw std::logic_error(name() + " clips by norm: it needs every gradient first");
   if (n != bound_size_) bind(n);
-  return {base_transform(), float(learning_rate)};  // no decay or norm clipping here
+  prepare(iterations + 1);
+  return {base_transform(), float(learning_rate)};  // no norm clipping here
+}
+
+void Optimizer::end_direct_step() {
+  finish(iterations + 1);
+  ++iterations;
 }
 
 void Optimizer::step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count) {

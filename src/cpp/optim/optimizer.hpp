@@ -171,11 +171,15 @@ class Optimizer {
   // True when the caller must pass one span per tensor (per-tensor clipnorm).
   bool wants_tensor_spans() const { return clip_norm > 0; }
 
+  // True without norm clipping: each parameter's update then needs only its
+  // own gradient and this step's constants, so a caller may apply a step in
+  // pieces, as it forms the gradients, without storing them (begin_direct_step).
+  bool updates_piecewise() const { return clip_norm == 0 && global_clip_norm == 0; }
+
   // True for plain SGD (PlainSgdRule) without weight decay or norm clipping:
   // a zero gradient then leaves its parameter exactly as it is, so an update
-  // may skip stretches of zero gradients (step_ranges), and each parameter's
-  // update needs only its own gradient, so a caller may apply the rule value
-  // by value without storing gradients (begin_direct_step).
+  // may skip stretches of zero gradients (step_ranges), and a caller may
+  // apply the rule value by value (begin_direct_step).
   bool skips_zero_gradients() const {
     return is_plain_sgd() && l2_weight_decay == 0 && decoupled_weight_decay == 0 && clip_norm == 0 &&
            global_clip_norm == 0;
@@ -189,11 +193,16 @@ class Optimizer {
   };
   void step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count);
 
-  // A step the caller applies itself, one gradient value at a time, between
-  // begin_direct_step() (this step's transform and learning rate, for
-  // with_plain_sgd_rule) and end_direct_step(); skips_zero_gradients() must hold.
+  // A step the caller applies itself, between begin_direct_step() (this
+  // step's transform and learning rate) and end_direct_step(), where
+  // updates_piecewise() holds: by update_piece on spans that together cover
+  // the bound buffer once, from any threads for disjoint spans, or, where
+  // skips_zero_gradients() holds, value by value with with_plain_sgd_rule.
   std::pair<GradientTransform, float> begin_direct_step(Index n);
-  void end_direct_step() { ++iterations; }
+  void update_piece(const Span& span, Index offset, const GradientTransform& transform) {
+    update(span, offset, transform);
+  }
+  void end_direct_step();
 
   // Hyperparameters shared by every rule.
   double learning_rate = 0.01;

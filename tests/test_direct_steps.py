@@ -1,10 +1,13 @@
-"""Plain SGD on one row updates the weights inside backward and stores no
-gradient (Network::backward_direct_sgd, dense_rank_one_update). It must give
-the bits of the stored-gradient step: each gradient value x[k] dy[j] is one
-rounded product either way, and the rule is the same PlainSgdRule. The
-stored-gradient path is the one a network takes once its gradients have been
-read, so a twin network that reads them first is the reference. The float64
-check of the direct path is test_network_reference.py's single-row test."""
+"""A single row through Dense layers updates the weights inside backward and
+stores no gradient (Network::backward_direct): plain SGD value by value
+(dense_rank_one_update), every other optimizer without norm clipping from
+L1-sized pieces of gradient (update_from_pending_rows, single_row_gradient).
+It must give the bits of the stored-gradient step: each gradient value
+x[k] dy[j] is one multiply-add onto zero either way, and the update is the
+same rule. The stored-gradient path is the one a network takes once its
+gradients have been read, so a twin network that reads them first is the
+reference. The float64 check of the direct path is test_network_reference.py's
+single-row test."""
 
 import numpy as np
 import pytest
@@ -12,12 +15,36 @@ import pytest
 import fastmlp
 from fastmlp.layers import BatchNormalization, Dense, Dropout
 
+optim, keras = fastmlp.optim, fastmlp.optim.keras
+
 SGD_FACTORIES = {
     "keras default": lambda: "sgd",
-    "torch": lambda: fastmlp.optim.SGD(lr=0.05),
-    "torch maximize": lambda: fastmlp.optim.SGD(lr=0.05, maximize=True),
-    "keras clipvalue": lambda: fastmlp.optim.keras.SGD(learning_rate=0.1, clipvalue=0.01),
+    "torch": lambda: optim.SGD(lr=0.05),
+    "torch maximize": lambda: optim.SGD(lr=0.05, maximize=True),
+    "keras clipvalue": lambda: keras.SGD(learning_rate=0.1, clipvalue=0.01),
 }
+# Every rule, with the options that change its loop (state, decay, clipping by value).
+PIECEWISE_FACTORIES = {
+    "keras momentum": lambda: keras.SGD(learning_rate=0.05, momentum=0.9),
+    "torch nesterov, decay": lambda: optim.SGD(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "torch dampening": lambda: optim.SGD(lr=0.05, momentum=0.5, dampening=0.3),
+    "keras adam": lambda: "adam",
+    "torch adam amsgrad": lambda: optim.Adam(lr=1e-3, amsgrad=True),
+    "torch adamw maximize": lambda: optim.AdamW(lr=1e-3, maximize=True),
+    "keras adamw clipvalue": lambda: keras.AdamW(learning_rate=1e-3, clipvalue=0.01),
+    "keras rmsprop": lambda: "rmsprop",
+    "torch rmsprop centered momentum": lambda: optim.RMSprop(lr=1e-3, centered=True, momentum=0.9),
+    "keras adagrad": lambda: "adagrad",
+    "torch adagrad lr_decay": lambda: optim.Adagrad(lr=0.01, lr_decay=0.01),
+    "keras adadelta": lambda: keras.Adadelta(learning_rate=1.0),
+    "torch adamax": lambda: optim.Adamax(),
+    "keras adamax": lambda: "adamax",
+    "torch nadam": lambda: optim.NAdam(),
+    "keras nadam": lambda: "nadam",
+    "torch radam": lambda: optim.RAdam(),
+    "torch lion": lambda: optim.Lion(lr=1e-3, weight_decay=0.1),
+}
+FACTORIES = {**SGD_FACTORIES, **PIECEWISE_FACTORIES}
 
 
 def single_rows(steps, features=784, seed=0):
@@ -40,10 +67,10 @@ def model(optimizer, layers=None, density=0.3):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("density", [0.0, 0.3])
-@pytest.mark.parametrize("optimizer", sorted(SGD_FACTORIES))
+@pytest.mark.parametrize("optimizer", sorted(FACTORIES))
 def test_direct_steps_give_the_stored_gradient_bits(optimizer, density, threads):
     fastmlp.set_num_threads(threads)
-    direct, stored = model(SGD_FACTORIES[optimizer](), density=density), model(SGD_FACTORIES[optimizer](), density=density)
+    direct, stored = model(FACTORIES[optimizer](), density=density), model(FACTORIES[optimizer](), density=density)
     x, y = single_rows(8)
     direct.train_on_batch(x[0], y[0])  # builds the network
     stored.train_on_batch(x[0], y[0])
@@ -66,10 +93,11 @@ def test_direct_steps_give_the_stored_gradient_bits(optimizer, density, threads)
     assert not np.array_equal(held, before)
 
 
-def test_a_whole_epoch_at_batch_one_matches_the_stored_gradient_path():
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_whole_epoch_at_batch_one_matches_the_stored_gradient_path(optimizer):
     x, y = single_rows(40)
     x, y = x[:, 0], y[:, 0]
-    direct, stored = model("sgd"), model("sgd")
+    direct, stored = model(optimizer), model(optimizer)
     stored.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
     stored._network.grads
     direct.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
@@ -96,16 +124,13 @@ def test_a_learning_rate_schedule_applies_to_direct_steps():
     assert direct.optimizer.iterations == stored.optimizer.iterations == 7
 
 
-@pytest.mark.parametrize("case", ["momentum", "adam", "weight decay", "regularizer", "batch norm", "dropout",
-                                  "two rows"])
+@pytest.mark.parametrize("case", ["clipnorm", "global clipnorm", "regularizer", "batch norm", "dropout", "two rows"])
 def test_other_steps_store_their_gradients(case):
-    optimizer, layers, rows = "sgd", None, 1
-    if case == "momentum":
-        optimizer = fastmlp.optim.keras.SGD(momentum=0.9)
-    elif case == "adam":
-        optimizer = "adam"
-    elif case == "weight decay":
-        optimizer = fastmlp.optim.SGD(lr=0.1, weight_decay=1e-3)
+    optimizer, layers, rows = "adam", None, 1
+    if case == "clipnorm":
+        optimizer = keras.Adam(clipnorm=1.0)
+    elif case == "global clipnorm":
+        optimizer = keras.SGD(global_clipnorm=1.0)
     elif case == "regularizer":
         layers = [Dense(16, activation="relu", kernel_regularizer=fastmlp.regularizers.L2(1e-3)),
                   Dense(10, activation="softmax")]
