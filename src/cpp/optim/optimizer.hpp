@@ -99,8 +99,13 @@ inline void fused_loop(Index n, const F& f) {
 // copy is invalidated; stores issued ahead overlap those waits. (A prefetchw
 // made no difference here.) In training steps of the references' model at
 // batch 32, 2 threads, Adam's update took 110-145 us with plain stores, 74-88 us so.
+// Only on spans that fit in the caches: a larger one's lines have left the
+// other core by the time they are updated, and there the rewrites cost Adam
+// about 9% on 16.7M parameters (bench/run.py's ceilings, 5 runs each way).
+constexpr Index kClaimMaxElements = Index(1) << 20;
 template <class F>
 inline void fused_loop(const Span& span, const F& f) {
+  if (span.size > kClaimMaxElements) return fused_loop(span.size, f);
   static constexpr Index kLine = 16, kBlock = 4 * kLine, kAhead = 16 * kLine;  // floats
   float* const params = span.params;
   const Index n = span.size;
