@@ -327,12 +327,17 @@ std::size_t Network::nonzero_gradient_ranges() {
 void Network::apply_optimizer() {
   StepProfile::Scope scope(profile_, Phase::Optimizer);
   last_update_ranges_ = 0;
-  if (optimizer_->wants_tensor_spans())
+  // On several threads, the forward pass has left the weights in more than one core's cache.
+  const bool shared = num_threads() > 1;
+  if (optimizer_->wants_tensor_spans()) {
+    for (Span& s : tensor_spans_) s.shared_params = shared;
     optimizer_->step(tensor_spans_.data(), tensor_spans_.size());
-  else if ((last_update_ranges_ = nonzero_gradient_ranges()) > 0)
+  } else if ((last_update_ranges_ = nonzero_gradient_ranges()) > 0) {
     optimizer_->step_ranges(params_.data(), grads_.data(), num_params(), skip_ranges_.data(), last_update_ranges_);
-  else
-    optimizer_->step(params_.data(), grads_.data(), num_params());
+  } else {
+    const Span whole{params_.data(), grads_.data(), num_params(), shared};
+    optimizer_->step(&whole, 1);
+  }
 }
 
 Metrics Network::train_step(const float* x, Targets y, Index n) {
@@ -408,6 +413,8 @@ void Network::update_from_pending_rows(const GradientTransform& transform) {
   // Zero pixels give +0 rows only where backward would have taken the sparse product.
   const bool sparse_first = sparse_input_.last_sparse_rows() > 0;
   Optimizer& optimizer = *optimizer_;
+  const int threads = num_params() >= kParallelMinElements ? int(std::min<Index>(num_threads(), pieces)) : 1;
+  const bool shared = threads > 1;  // the forward pass ran on one thread, the update does not
   auto share = [&](Index t, Index nt) {
     alignas(64) thread_local float g[kPiece];
     Index piece = pieces * t / nt;
@@ -421,7 +428,7 @@ void Network::update_from_pending_rows(const GradientTransform& transform) {
         const Index begin = (piece - first_piece) * kPiece, end = std::min(size, begin + kPiece);
         single_row_gradient(pending_in_.data() + in_begin, pending_dy_.data() + dy_begin, in, out, begin, end,
                             l == 0 && sparse_first, g);
-        optimizer.update_piece({params_.data() + layer.param_offset + begin, g, end - begin},
+        optimizer.update_piece({params_.data() + layer.param_offset + begin, g, end - begin, shared},
                                layer.param_offset + begin, transform);
       }
       first_piece = layer_end;
@@ -429,7 +436,7 @@ void Network::update_from_pending_rows(const GradientTransform& transform) {
       dy_begin += out;
     }
   };
-  run_shares(num_params() >= kParallelMinElements ? int(std::min<Index>(num_threads(), pieces)) : 1, share);
+  run_shares(threads, share);
 }
 
 // The gradients of the last direct step, by the products backward() uses,

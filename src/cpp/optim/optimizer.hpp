@@ -26,6 +26,9 @@ struct Span {
   float* params;
   const float* grads;
   Index size;
+  // Other threads have just read params (a forward pass on several threads):
+  // the update then claims their cache lines ahead of its stores (fused_loop).
+  bool shared_params = false;
 };
 
 // What happens to a gradient (and parameter) before the update rule sees it,
@@ -91,21 +94,22 @@ inline void fused_loop(Index n, const F& f) {
   parallel_for(n, f);
 }
 
-// fused_loop(span.size, f) for a body that writes span.params, split
-// between threads alike, each thread first rewriting the parameter values it
-// will update a few cache lines ahead (one value per line, unchanged). A
-// forward pass on two threads leaves the weights' lines shared by both
-// cores, and the update's store to a shared line waits while the other
-// copy is invalidated; stores issued ahead overlap those waits. (A prefetchw
-// made no difference here.) In training steps of the references' model at
-// batch 32, 2 threads, Adam's update took 110-145 us with plain stores, 74-88 us so.
-// Only on spans that fit in the caches: a larger one's lines have left the
-// other core by the time they are updated, and there the rewrites cost Adam
-// about 9% on 16.7M parameters (bench/run.py's ceilings, 5 runs each way).
+// fused_loop(span.size, f) for a body that writes span.params. Where other
+// threads have just read them (span.shared_params), each thread first
+// rewrites the parameter values it will update a few cache lines ahead (one
+// value per line, unchanged). A forward pass on two threads leaves the
+// weights' lines in both cores' caches, and the update's store to a shared
+// line waits while the other copy is invalidated; stores issued ahead
+// overlap those waits. (A prefetchw made no difference here.) In training
+// steps of the references' model at batch 32, 2 threads, Adam's update took
+// 110-145 us with plain stores, 74-88 us so. Elsewhere the rewrites cost:
+// Adam alone on 266,610 parameters took 71 us with them against 50-63
+// without, and on 16.7M parameters (whose lines have left the other core
+// by the time they are updated) about 9% more.
 constexpr Index kClaimMaxElements = Index(1) << 20;
 template <class F>
 inline void fused_loop(const Span& span, const F& f) {
-  if (span.size > kClaimMaxElements) return fused_loop(span.size, f);
+  if (!span.shared_params || span.size > kClaimMaxElements) return fused_loop(span.size, f);
   static constexpr Index kLine = 16, kBlock = 4 * kLine, kAhead = 16 * kLine;  // floats
   float* const params = span.params;
   const Index n = span.size;
