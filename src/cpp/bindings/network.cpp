@@ -224,8 +224,8 @@ Dense layers over one flat parameter buffer. Metrics come back as
       .def_property_readonly("last_step_direct", [](LockedNetwork& net) {
         std::lock_guard<std::mutex> lock(net.mutex);
         return net.last_step_direct();
-      }, "Whether the last train_step applied plain SGD inside backward, storing no gradients "
-         "(batch 1, Dense layers only, until grads are first read).")
+      }, "Whether the last train_step applied its update as it formed the gradients, storing none "
+         "(batch 1, Dense layers only, no norm clipping, until grads are first read).")
       .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.seed_dropout(seed);
