@@ -129,7 +129,8 @@ class Network {
   SparseInputProducts& sparse_input() { return sparse_input_; }
   // Stretches of the buffer the last update visited; 0 when it visited all.
   std::size_t last_update_ranges() const { return last_update_ranges_; }
-  // Whether the last train_step updated the weights inside backward.
+  // Whether the last train_step applied its update as it formed the gradients,
+  // storing none (direct_step_applies).
   bool last_step_direct() const { return last_step_direct_; }
 
  private:
