@@ -15,6 +15,9 @@ namespace fastmlp {
 
 // How many rows ahead the mini-batch gather prefetches.
 constexpr Index kGatherPrefetchRows = 4;
+// Values per piece of an update in pieces: 16 KB of gradient, formed in L1
+// and consumed there at once on direct steps.
+constexpr Index kPiece = 4096;
 
 Network::Network(Index input_dim, std::vector<LayerSpec> specs) : input_dim_(input_dim) {
   if (input_dim_ < 1) throw std::invalid_argument("input_dim must be >= 1");
@@ -67,6 +70,22 @@ Network::Network(Index input_dim, std::vector<LayerSpec> specs) : input_dim_(inp
     pending_in_.assign(ins, 0.0f);
     pending_dy_.assign(outs, 0.0f);
   }
+  Index pieces = 0;
+  for (Index l = 0, in_at = 0, dy_at = 0; l < num_layers(); ++l) {
+    Layer& layer = layers_[l];
+    layer.pending_in_offset = in_at;
+    layer.pending_dy_offset = dy_at;
+    in_at += layer.in;
+    dy_at += layer.out;
+    pieces += (layer.param_count + kPiece - 1) / kPiece + 1;
+  }
+  const Layer& first = layers_.front();
+  if (first.spec.kind == LayerKind::Dense) {
+    deferred_steps_.assign(first.in, 0);
+    row_may_defer_.assign(first.in, 0);
+    pieces += first.in;  // a piece per kernel row at most
+  }
+  pieces_.reserve(pieces);
   for (const Layer& layer : layers_) {
     if (layer.param_count == 0) continue;
     if (layer.spec.kind == LayerKind::Dense) {
@@ -327,6 +346,7 @@ std::size_t Network::nonzero_gradient_ranges() {
 void Network::apply_optimizer() {
   StepProfile::Scope scope(profile_, Phase::Optimizer);
   last_update_ranges_ = 0;
+  stop_deferring();
   // On several threads, the forward pass has left the weights in more than one core's cache.
   const bool shared = num_threads() > 1;
   if (optimizer_->wants_tensor_spans()) {
@@ -396,47 +416,130 @@ void Network::backward_direct(const float* x) {
   }
   if (!plain_sgd) {
     StepProfile::Scope scope(profile_, Phase::Optimizer);
-    update_from_pending_rows(transform);
+    // Zero pixels give +0 rows only where backward would have taken the sparse product.
+    const bool zero_rows_known = sparse_input_.last_sparse_rows() > 0;
+    const bool defer = zero_rows_known && zero_steps_deferrable();
+    if (!defer) stop_deferring();
+    plan_update(zero_rows_known ? pending_in_.data() : nullptr, defer);
+    update_in_pieces(transform, defer);
+  } else {
+    stop_deferring();
   }
   optimizer_->end_direct_step();
   last_update_ranges_ = 0;
   grads_pending_ = true;
 }
 
-void Network::update_from_pending_rows(const GradientTransform& transform) {
-  // Pieces of 16 KB of gradient, formed in L1 and consumed there at once,
-  // numbered through the layers; each thread takes a run of whole pieces.
-  constexpr Index kPiece = 4096;
-  auto pieces_of = [&](const Layer& layer) { return ((layer.in + 1) * layer.out + kPiece - 1) / kPiece; };
-  Index pieces = 0;
-  for (const Layer& layer : layers_) pieces += pieces_of(layer);
-  // Zero pixels give +0 rows only where backward would have taken the sparse product.
-  const bool sparse_first = sparse_input_.last_sparse_rows() > 0;
+bool Network::zero_steps_deferrable() const {
+  const Layer& first = layers_.front();
+  return deferring_ && defer_allowed_ && first.spec.kind == LayerKind::Dense && first.out <= kPiece &&
+         !has_regularizer_ && optimizer_->defers_zero_steps();
+}
+
+void Network::plan_update(const float* single_row, bool defer) {
+  pieces_.clear();
+  piece_values_ = 0;
+  auto add = [&](Index l, Index begin, Index end) {
+    pieces_.push_back({l, begin, end, piece_values_});
+    piece_values_ += end - begin;
+  };
+  for (Index l = 0; l < num_layers(); ++l) {
+    const Layer& layer = layers_[l];
+    Index from = 0;
+    if (l == 0 && defer) {
+      // The kernel, row by row: a row whose gradient is +0 and whose values
+      // passed the check after their last update is deferred; the others
+      // go in runs of whole rows. A deferred row updated now catches up first.
+      const Index out = layer.out, rows_per_piece = std::max<Index>(1, kPiece / out);
+      Index run_begin = 0, run_rows = 0;
+      for (Index k = 0; k < layer.in; ++k) {
+        const bool zero = single_row && single_row[k] == 0.0f;
+        if (zero && (deferred_steps_[k] > 0 || row_may_defer_[k])) {
+          if (deferred_steps_[k]++ == 0) ++rows_deferred_;
+          ++deferred_row_steps_;
+          if (run_rows > 0) add(0, run_begin * out, (run_begin + run_rows) * out);
+          run_rows = 0;
+          continue;
+        }
+        if (deferred_steps_[k] > 0) --rows_deferred_;  // caught up by update_in_pieces
+        if (run_rows == rows_per_piece) {
+          add(0, run_begin * out, (run_begin + run_rows) * out);
+          run_rows = 0;
+        }
+        if (run_rows == 0) run_begin = k;
+        ++run_rows;
+      }
+      if (run_rows > 0) add(0, run_begin * out, (run_begin + run_rows) * out);
+      from = layer.in * out;
+    }
+    for (Index b = from; b < layer.param_count; b += kPiece) add(l, b, std::min(layer.param_count, b + kPiece));
+  }
+}
+
+void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
   Optimizer& optimizer = *optimizer_;
-  const int threads = num_params() >= kParallelMinElements ? int(std::min<Index>(num_threads(), pieces)) : 1;
+  const Layer& first = layers_.front();
+  const Index pieces = Index(pieces_.size());
+  const int threads = piece_values_ >= kParallelMinElements ? int(std::min<Index>(num_threads(), pieces)) : 1;
   const bool shared = threads > 1;  // the forward pass ran on one thread, the update does not
+  if (defer) may_defer_set_ = true;
   auto share = [&](Index t, Index nt) {
     alignas(64) thread_local float g[kPiece];
-    Index piece = pieces * t / nt;
-    const Index last = pieces * (t + 1) / nt;
-    Index first_piece = 0, in_begin = 0, dy_begin = 0;  // of layer l
-    for (Index l = 0; l < num_layers() && piece < last; ++l) {
-      const Layer& layer = layers_[l];
-      const Index in = layer.in, out = layer.out, size = (in + 1) * out;  // kernel, then bias
-      const Index layer_end = first_piece + pieces_of(layer);
-      for (; piece < std::min(last, layer_end); ++piece) {
-        const Index begin = (piece - first_piece) * kPiece, end = std::min(size, begin + kPiece);
-        single_row_gradient(pending_in_.data() + in_begin, pending_dy_.data() + dy_begin, in, out, begin, end,
-                            l == 0 && sparse_first, g);
-        optimizer.update_piece({params_.data() + layer.param_offset + begin, g, end - begin, shared},
-                               layer.param_offset + begin, transform);
+    // The pieces that start in this thread's share of the values.
+    auto first_piece = [&](Index share) {
+      const Index value = piece_values_ * share / nt;
+      return Index(std::lower_bound(pieces_.begin(), pieces_.end(), value,
+                                    [](const Piece& p, Index v) { return p.start < v; }) -
+                   pieces_.begin());
+    };
+    for (Index i = first_piece(t), last = first_piece(t + 1); i < last; ++i) {
+      const Piece& piece = pieces_[i];
+      const Layer& layer = layers_[piece.layer];
+      const Index offset = layer.param_offset + piece.begin, size = piece.end - piece.begin;
+      const bool kernel_rows = defer && piece.layer == 0 && piece.begin < first.in * first.out;
+      const Index row0 = piece.begin / first.out, row1 = piece.end / first.out;  // whole rows when kernel_rows
+      if (kernel_rows) {
+        for (Index k = row0; k < row1; ++k) {
+          if (deferred_steps_[k] == 0) continue;
+          optimizer.catch_up_zero_steps(first.param_offset + k * first.out, first.out, deferred_steps_[k]);
+          deferred_steps_[k] = 0;
+        }
       }
-      first_piece = layer_end;
-      in_begin += in;
-      dy_begin += out;
+      single_row_gradient(pending_in_.data() + layer.pending_in_offset, pending_dy_.data() + layer.pending_dy_offset,
+                          layer.in, layer.out, piece.begin, piece.end,
+                          piece.layer == 0 && sparse_input_.last_sparse_rows() > 0, g);
+      optimizer.update_piece({params_.data() + offset, g, size, shared}, offset, transform);
+      if (kernel_rows) {
+        for (Index k = row0; k < row1; ++k) {
+          const Index at = first.param_offset + k * first.out;
+          row_may_defer_[k] = optimizer.zero_steps_keep_params(params_.data() + at, at, first.out);
+        }
+      }
     }
   };
   run_shares(threads, share);
+}
+
+void Network::catch_up_deferred_rows() {
+  if (rows_deferred_ == 0) return;
+  const Layer& first = layers_.front();
+  const Index in = first.in, out = first.out;
+  Optimizer& optimizer = *optimizer_;
+  auto share = [&](Index t, Index nt) {
+    for (Index k = in * t / nt, end = in * (t + 1) / nt; k < end; ++k) {
+      if (deferred_steps_[k] == 0) continue;
+      optimizer.catch_up_zero_steps(first.param_offset + k * out, out, deferred_steps_[k]);
+      deferred_steps_[k] = 0;
+    }
+  };
+  run_shares(rows_deferred_ * out >= kParallelMinElements ? num_threads() : 1, share);
+  rows_deferred_ = 0;
+}
+
+void Network::stop_deferring() {
+  catch_up_deferred_rows();
+  if (may_defer_set_) std::fill(row_may_defer_.begin(), row_may_defer_.end(), std::uint8_t(0));
+  may_defer_set_ = false;
 }
 
 // The gradients of the last direct step, by the products backward() uses,
@@ -477,6 +580,21 @@ Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_siz
   const Index batch = std::min(batch_size, n);
   const Index steps = (n + batch - 1) / batch;
   reserve(batch);
+  // Zero-gradient steps may be deferred until this call returns (or
+  // reports), whichever way it returns; rows are vetted afresh, since the
+  // caller may have written the weights or the state since the last call.
+  struct Deferring {
+    Network& net;
+    explicit Deferring(Network& n) : net(n) {
+      net.stop_deferring();
+      net.deferred_row_steps_ = 0;
+      net.deferring_ = true;
+    }
+    ~Deferring() {
+      net.stop_deferring();
+      net.deferring_ = false;
+    }
+  } deferring(*this);
   seed_dropout(seed ^ 0x6A09E667F3BCC909ull);  // dropout masks: reproducible, apart from the order
   auto previous = std::chrono::steady_clock::now();
   Metrics total;
@@ -529,6 +647,7 @@ void Network::report(const Metrics& running, Index done, Index total, bool last,
   const auto now = std::chrono::steady_clock::now();
   if (!last && std::chrono::duration<double>(now - previous).count() < progress_interval_) return;
   previous = now;
+  stop_deferring();  // the callback may read (or write) the weights and the optimizer's state
   progress_(running, done, total);
 }
 

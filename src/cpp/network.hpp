@@ -133,11 +133,23 @@ class Network {
   // storing none (direct_step_applies).
   bool last_step_direct() const { return last_step_direct_; }
 
+  // Inside train_epoch, on direct steps (batch 1) under rules where a zero
+  // gradient only decays the state (Optimizer::defers_zero_steps), the first
+  // layer's kernel rows whose gradient is +0 (the pixel is 0) are left out of
+  // the update and their steps counted; a row's count is applied, in order,
+  // before the row is next updated and before train_epoch reports or returns,
+  // so nothing outside sees state that lags. The same bits either way.
+  void set_defer_zero_steps(bool on) { defer_allowed_ = on; }
+  bool defer_zero_steps() const { return defer_allowed_; }
+  // Row steps the last train_epoch deferred (0 when it deferred none).
+  std::int64_t deferred_row_steps() const { return deferred_row_steps_; }
+
  private:
   struct Layer {
     LayerSpec spec;
     Index in = 0, out = 0;
     Index param_offset = 0, param_count = 0, stats_offset = 0;
+    Index pending_in_offset = 0, pending_dy_offset = 0;  // its rows in pending_in_, pending_dy_
     AlignedVector<float> output;  // capacity x out
     AlignedVector<float> saved;   // BatchNorm: x^; Dropout: the mask (scaled)
     AlignedVector<float> mean, var, inv_std;  // BatchNorm batch statistics (out)
@@ -159,13 +171,27 @@ class Network {
   // At batch 1 storing dW, then reading it back, cost more than the products.
   // Plain SGD updates value by value inside backward and skips the rows of
   // zero inputs (dense_rank_one_update); other optimizers take the gradients
-  // in L1-sized pieces once backward is done (update_from_pending_rows). Only
+  // in L1-sized pieces once backward is done (update_in_pieces). Only
   // Dense layers without regularizers, optimizers without norm clipping, and
   // only while nobody has read the gradients; the rows needed to compute them
   // are kept and the gradients are formed on demand.
   bool direct_step_applies(Index n) const;
   void backward_direct(const float* x);
-  void update_from_pending_rows(const GradientTransform& transform);
+  // A direct step's update (other than plain SGD's): pieces of at most
+  // kPiece values within one layer, their gradient formed in L1 and handed
+  // to Optimizer::update_piece, the pieces shared out between the threads.
+  // plan_update lists them, leaving out the first layer's kernel rows it
+  // defers (x[k] = 0, so their gradient is +0); update_in_pieces catches a
+  // deferred row up before updating it and vets each kernel row it updates.
+  // At batch 32 and above the update stays one pass over the buffer: there
+  // the zero rows are fewer and scattered, and pieces of them ran slower
+  // (RMSprop, 2 threads: 74-82 us a step against 59-64).
+  bool zero_steps_deferrable() const;
+  void plan_update(const float* single_row, bool defer);
+  void update_in_pieces(const GradientTransform& transform, bool defer);
+  // Applies every deferred step and forgets which rows may be deferred.
+  void catch_up_deferred_rows();
+  void stop_deferring();
   void materialize_grads();
   // Fills skip_ranges_ with the stretches of grads_ that may be nonzero, when
   // the optimizer can skip the rest and that pays; returns how many (0:
@@ -197,6 +223,21 @@ class Network {
   bool grads_read_ = false;
   bool grads_pending_ = false;                   // grads_ lags behind a direct step
   AlignedVector<float> pending_in_, pending_dy_;  // per Dense layer: its input row, its dL/dz row
+  struct Piece {
+    Index layer, begin, end;  // [begin, end) of the layer's parameters
+    Index start;              // values in the pieces before it
+  };
+  std::vector<Piece> pieces_;  // reserved for the most a step can need
+  Index piece_values_ = 0;
+  // Per first-layer kernel row: the steps deferred, and whether its values
+  // passed Optimizer::zero_steps_keep_params after its last update.
+  std::vector<std::int64_t> deferred_steps_;
+  std::vector<std::uint8_t> row_may_defer_;
+  Index rows_deferred_ = 0;
+  bool deferring_ = false;      // inside train_epoch
+  bool defer_allowed_ = true;   // set_defer_zero_steps
+  bool may_defer_set_ = false;  // some row_may_defer_ is 1
+  std::int64_t deferred_row_steps_ = 0;
   Progress progress_;
   double progress_interval_ = 0.1;
   // Reports progress if the interval has passed (or `last`).

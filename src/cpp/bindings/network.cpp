@@ -226,6 +226,22 @@ Dense layers over one flat parameter buffer. Metrics come back as
         return net.last_step_direct();
       }, "Whether the last train_step applied its update as it formed the gradients, storing none "
          "(batch 1, Dense layers only, no norm clipping, until grads are first read).")
+      .def_property("defer_zero_steps",
+          [](LockedNetwork& net) {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            return net.defer_zero_steps();
+          },
+          [](LockedNetwork& net, bool on) {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            net.set_defer_zero_steps(on);
+          },
+          "Whether train_epoch may defer the first layer's zero-gradient steps where the rule only "
+          "decays its state there (RMSprop without momentum or centering, Adagrad): the same bits "
+          "either way, applied before the call reports or returns. On by default.")
+      .def_property_readonly("deferred_row_steps", [](LockedNetwork& net) {
+        std::lock_guard<std::mutex> lock(net.mutex);
+        return net.deferred_row_steps();
+      }, "Kernel-row steps the last train_epoch deferred (0: none).")
       .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.seed_dropout(seed);

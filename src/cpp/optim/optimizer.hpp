@@ -168,6 +168,7 @@ class Optimizer {
   void bind(Index n);
   Index bound_size() const { return bound_size_; }
   float* state(std::size_t i) { return states_.at(i).data(); }
+  std::size_t num_states() const { return states_.size(); }
 
   // One update of all spans (their total size is the bound size; a new
   // total re-binds, zeroing the state).
@@ -193,6 +194,23 @@ class Optimizer {
     return is_plain_sgd() && l2_weight_decay == 0 && decoupled_weight_decay == 0 && clip_norm == 0 &&
            global_clip_norm == 0;
   }
+  // Deferred zero-gradient steps. Under some rules (RMSprop without momentum
+  // or centering, Adagrad) a step whose gradient is +0 leaves a parameter
+  // exactly as it is and maps the first state value s to factor * s + addend
+  // (ZeroStepDecay), provided the parameter is +0 or a finite normal float
+  // and s is finite and >= 0 (the parameter then stays, s stays so). Where
+  // defers_zero_steps() holds for a step, a caller may skip a stretch whose
+  // gradient is +0 and whose values zero_steps_keep_params() accepted after
+  // their last update, count the skipped steps, and apply them later with
+  // catch_up_zero_steps, before anything reads that stretch's state or
+  // updates it again: the same operations in the same order, so the same bits.
+  struct ZeroStepDecay {
+    float factor = 1, addend = 0;
+  };
+  bool defers_zero_steps() const;
+  bool zero_steps_keep_params(const float* params, Index offset, Index count) const;
+  void catch_up_zero_steps(Index offset, Index count, std::int64_t steps);
+
   // One update of the whole buffer (params, grads, n) that visits only
   // [begin, end) of each range; every gradient outside them must be zero and
   // skips_zero_gradients() true. (A parameter that is already inf or NaN is
@@ -233,6 +251,10 @@ class Optimizer {
   virtual void update(const Span& span, Index offset, const GradientTransform& transform) = 0;
   // After all spans (for example, advance a running product).
   virtual void finish(std::int64_t /*t*/) {}
+  // The rule's part of defers_zero_steps(): true, with the map a +0 gradient
+  // applies to state buffer 0, when the rule's constants allow it (no
+  // momentum or centering, factor in [0, 1], epsilon above 0 as a float).
+  virtual bool zero_step_decay(ZeroStepDecay&) const { return false; }
   // The rule is PlainSgdRule (SGD without momentum); see skips_zero_gradients.
   virtual bool is_plain_sgd() const { return false; }
 

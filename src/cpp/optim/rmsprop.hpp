@@ -16,6 +16,7 @@ class TorchRMSprop final : public Optimizer {
 
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
+  bool zero_step_decay(ZeroStepDecay& decay) const override;
 };
 
 // keras.optimizers.RMSprop (epsilon inside the root, lr inside the momentum):
@@ -30,6 +31,7 @@ class KerasRMSprop final : public Optimizer {
 
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
+  bool zero_step_decay(ZeroStepDecay& decay) const override;
 };
 
 }  // namespace fastmlp

@@ -1,0 +1,272 @@
+"""At batch 1 inside train_epoch, RMSprop (without momentum or centering) and
+Adagrad leave the first layer's kernel rows of zero pixels out of the update
+and count their steps: a +0 gradient leaves those weights as they are and
+only decays (RMSprop) or keeps (Adagrad) the state, and each row's count is
+applied, step by step in the rule's own rounding, before the row is next
+updated and before the call reports or returns (Network::plan_update,
+Optimizer::catch_up_zero_steps). A row is deferred only if its weights and
+state passed a check after their last update (Optimizer::zero_steps_keep_params).
+
+The reference is the same model with deferral turned off
+(`_network.defer_zero_steps = False`): weights and optimizer state must be
+the same bits, NaNs included."""
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp.layers import Dense
+
+optim, keras = fastmlp.optim, fastmlp.optim.keras
+
+DEFERRING = {
+    "keras rmsprop": lambda: "rmsprop",
+    "torch rmsprop": lambda: optim.RMSprop(lr=1e-3),
+    "keras rmsprop schedule": lambda: keras.RMSprop(
+        learning_rate=fastmlp.optim.schedules.ExponentialDecay(1e-3, decay_steps=5, decay_rate=0.5)),
+    "keras adagrad": lambda: "adagrad",
+    "torch adagrad lr_decay": lambda: optim.Adagrad(lr=0.01, lr_decay=0.01),
+}
+NOT_DEFERRING = {
+    "keras adam": lambda: "adam",
+    "keras rmsprop momentum": lambda: keras.RMSprop(momentum=0.9),
+    "torch rmsprop centered": lambda: optim.RMSprop(lr=1e-3, centered=True),
+    "keras rmsprop clipvalue": lambda: keras.RMSprop(clipvalue=0.01),
+    "torch rmsprop maximize": lambda: optim.RMSprop(lr=1e-3, maximize=True),
+    "torch rmsprop weight decay": lambda: optim.RMSprop(lr=1e-3, weight_decay=1e-3),
+}
+
+
+def pixels(rows, seed=0):
+    """MNIST-like rows: a fifth of the 784 features lit, in a band that moves,
+    so some rows stay unused for many steps; labels for 10 classes."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((rows, 784), np.float32)
+    for i, row in enumerate(x):
+        centre = 200 + (i * 37) % 400
+        lit = rng.choice(np.arange(centre - 150, centre + 150), 150, replace=False)
+        row[lit] = rng.random(150).astype(np.float32)
+    y = rng.integers(0, 10, size=rows).astype(np.int32)
+    return x, y
+
+
+def twins(factory, threads=1):
+    fastmlp.set_num_threads(threads)
+    models = []
+    for defer in (True, False):
+        m = fastmlp.Sequential([Dense(32, activation="relu"), Dense(16, activation="relu"),
+                                Dense(10, activation="softmax")], input_dim=784, seed=3)
+        m.compile(optimizer=factory(), loss="sparse_categorical_crossentropy")
+        m.build((784,))
+        m._network.defer_zero_steps = defer
+        models.append(m)
+    return models
+
+
+def state_bits(model):
+    state = model.optimizer.state_dict()
+    return {name: np.asarray(value).view(np.uint32) for entry in state["state"]
+            for name, value in entry.items() if isinstance(value, np.ndarray)}, state["iterations"]
+
+
+def assert_same_bits(deferred, reference):
+    np.testing.assert_array_equal(deferred.weights.view(np.uint32), reference.weights.view(np.uint32))
+    (a, ia), (b, ib) = state_bits(deferred), state_bits(reference)
+    assert ia == ib and a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.fixture(autouse=True)
+def restore_threads_and_modes():
+    threads = fastmlp.get_num_threads()
+    yield
+    fastmlp.set_num_threads(threads)
+    fastmlp.set_flush_denormals(False)
+
+
+@pytest.mark.parametrize("flush", [False, True])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("optimizer", sorted(DEFERRING))
+def test_deferred_steps_give_the_same_bits(optimizer, threads, flush):
+    fastmlp.set_flush_denormals(flush)
+    deferred, reference = twins(DEFERRING[optimizer], threads)
+    x, y = pixels(120)
+    for epoch in range(2):  # the second call starts from the first one's caught-up state
+        for m in (deferred, reference):
+            m.fit(x, y, batch_size=1, epochs=1, verbose=0, shuffle=True)
+        assert deferred._network.deferred_row_steps > 0
+        assert reference._network.deferred_row_steps == 0
+        assert_same_bits(deferred, reference)
+
+
+@pytest.mark.parametrize("optimizer", sorted(NOT_DEFERRING))
+def test_other_rules_and_options_defer_nothing(optimizer):
+    deferred, reference = twins(NOT_DEFERRING[optimizer])
+    x, y = pixels(40)
+    for m in (deferred, reference):
+        m.fit(x, y, batch_size=1, epochs=1, verbose=0)
+    assert deferred._network.deferred_row_steps == 0
+    assert_same_bits(deferred, reference)
+
+
+def test_larger_batches_and_single_steps_defer_nothing():
+    deferred, reference = twins(DEFERRING["keras rmsprop"])
+    x, y = pixels(64)
+    for m in (deferred, reference):
+        m.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert deferred._network.deferred_row_steps == 0
+    for m in (deferred, reference):
+        for i in range(4):  # train_on_batch: one step per call, nothing can be left pending
+            m.train_on_batch(x[i:i + 1], y[i:i + 1])
+    assert deferred._network.last_step_direct
+    assert_same_bits(deferred, reference)
+
+
+@pytest.mark.parametrize("bad", [1e20, 1e30, 3e38])
+@pytest.mark.parametrize("optimizer", ["keras rmsprop", "torch rmsprop", "keras adagrad"])
+def test_rows_that_overflow_or_turn_nan_are_not_deferred(optimizer, bad):
+    # A huge pixel in one image mid-epoch overflows that step's products and
+    # gradients: kernel rows and state turn inf or NaN. On later steps, where
+    # their pixels are 0, the full update turns or keeps such weights NaN,
+    # which a deferred row would not.
+    deferred, reference = twins(DEFERRING[optimizer])
+    x, y = pixels(60)
+    x[20, 5] = bad
+    x[20, 700] = -bad
+    for m in (deferred, reference):
+        with np.errstate(all="ignore"):
+            m.fit(x, y, batch_size=1, epochs=1, verbose=0, shuffle=False)
+    assert deferred._network.deferred_row_steps > 0
+    assert_same_bits(deferred, reference)
+
+
+def test_odd_weights_set_between_calls_are_vetted_again():
+    deferred, reference = twins(DEFERRING["keras rmsprop"])
+    x, y = pixels(60)
+    for m in (deferred, reference):
+        m.fit(x[:30], y[:30], batch_size=1, epochs=1, verbose=0)
+    for m in (deferred, reference):
+        kernel = m._network.layer_params(0)[0]
+        kernel[0] = -0.0
+        kernel[1] = np.float32(1e-40)  # subnormal
+        kernel[2] = np.inf
+        kernel[3] = np.nan
+        with np.errstate(all="ignore"):
+            m.fit(x[30:], y[30:], batch_size=1, epochs=1, verbose=0)
+    assert_same_bits(deferred, reference)
+
+
+def test_a_report_during_the_epoch_sees_caught_up_state():
+    deferred, reference = twins(DEFERRING["keras rmsprop"])
+    x, y = pixels(50)
+    for m in (deferred, reference):
+        m.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)  # builds the optimizer state
+    seen = {}
+
+    def report(model, name):
+        # An interval longer than the epoch: the only report is the one after
+        # the last step, which train_epoch makes before it returns.
+        def callback(*progress):
+            seen[name] = state_bits(model)[0]
+        return callback
+
+    for name, m in (("deferred", deferred), ("reference", reference)):
+        m._network.train_epoch(x, y, 1, False, 0, None, report(m, name), 1e9)
+    assert deferred._network.deferred_row_steps > 0
+    for key in seen["reference"]:
+        np.testing.assert_array_equal(seen["deferred"][key], seen["reference"][key], err_msg=key)
+    assert_same_bits(deferred, reference)
+
+
+def test_deferral_is_on_by_default_and_can_be_turned_off():
+    m = fastmlp.Sequential([Dense(10, activation="softmax")], input_dim=784)
+    m.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+    m.build((784,))
+    assert m._network.defer_zero_steps is True
+    m._network.defer_zero_steps = False
+    assert m._network.defer_zero_steps is False
+
+
+KERNELS = {
+    "keras rmsprop": lambda: fastmlp._core.KerasRMSprop(),
+    "torch rmsprop": lambda: fastmlp._core.TorchRMSprop(),
+    "keras adagrad": lambda: fastmlp._core.KerasAdagrad(),
+    "torch adagrad": lambda: fastmlp._core.TorchAdagrad(),
+}
+TINY = np.float32(1e-40)  # subnormal
+PARAMS = np.array([0.5, -3.0, 0.0, -0.0, TINY, -TINY, np.inf, -np.inf, np.nan, 3e38], np.float32)
+STATES = np.array([0.0, -0.0, 0.25, 1e-38, TINY, 3e38, np.inf, np.nan, -1e-3, -TINY], np.float32)
+
+
+@pytest.mark.parametrize("flush", [False, True])
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_the_check_and_the_catch_up_against_real_zero_gradient_steps(kernel, flush):
+    # Every (parameter, state) pair alone: where zero_steps_keep_params accepts
+    # it, k real steps with a +0 gradient leave the parameter's bits as they
+    # are and give the state catch_up_zero_steps(k) gives.
+    fastmlp.set_flush_denormals(flush)
+    accepted = set()
+    for p0 in PARAMS:
+        for s0 in STATES:
+            real, deferred = KERNELS[kernel](), KERNELS[kernel]()
+            for k in (real, deferred):
+                k.learning_rate = 0.01
+                k.bind(1)
+                k.state(0)[0] = s0
+            p = np.array([p0], np.float32)
+            if not deferred.zero_steps_keep_params(p):
+                continue
+            accepted.add((int(np.float32(p0).view(np.uint32)), int(np.float32(s0).view(np.uint32))))
+            with np.errstate(all="ignore"):
+                for steps in (1, 2, 40):
+                    for _ in range(steps):
+                        real.step(p, np.zeros(1, np.float32))
+                    deferred.catch_up_zero_steps(steps)
+                    assert p.view(np.uint32)[0] == np.float32(p0).view(np.uint32), (p0, s0)
+                    assert real.state(0).view(np.uint32)[0] == deferred.state(0).view(np.uint32)[0], (p0, s0)
+    bits = lambda values: {int(v) for v in np.asarray(values, np.float32).view(np.uint32)}  # noqa: E731
+    # Accepted: +0 and finite normal parameters, with any finite state >= 0 (-0 included).
+    kept_params = bits([0.5, -3.0, 0.0, 3e38])
+    kept_states = bits([0.0, -0.0, 0.25, 1e-38, TINY, 3e38])
+    assert accepted == {(p, s) for p in kept_params for s in kept_states}
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_a_parameter_the_check_rejects_would_change(kernel):
+    # -0 turns +0 (p * 1 - p * 0) and inf turns NaN under a real zero-gradient
+    # step; a state of NaN turns the parameter NaN: deferring those would differ.
+    for p0, s0, expect in ((-0.0, 0.25, 0.0), (np.inf, 0.25, np.nan), (0.5, np.nan, np.nan)):
+        k = KERNELS[kernel]()
+        k.learning_rate = 0.01
+        k.bind(1)
+        k.state(0)[0] = s0
+        p = np.array([p0], np.float32)
+        assert not k.zero_steps_keep_params(p)
+        with np.errstate(all="ignore"):
+            k.step(p, np.zeros(1, np.float32))
+        assert p.view(np.uint32)[0] == np.float32(expect).view(np.uint32) or (np.isnan(expect) and np.isnan(p[0]))
+        assert p.view(np.uint32)[0] != np.float32(p0).view(np.uint32)
+
+
+def test_which_settings_defer():
+    def kernel(cls, **settings):
+        k = getattr(fastmlp._core, cls)()
+        for name, value in settings.items():
+            setattr(k, name, value)
+        k.bind(4)
+        return k.defers_zero_steps
+
+    assert kernel("KerasRMSprop") and kernel("TorchRMSprop") and kernel("KerasAdagrad") and kernel("TorchAdagrad")
+    assert not kernel("KerasRMSprop", momentum=0.9)
+    assert not kernel("TorchRMSprop", centered=True)
+    assert not kernel("KerasRMSprop", epsilon=0.0)
+    assert not kernel("KerasRMSprop", rho=1.5)
+    assert not kernel("TorchAdagrad", lr_decay=-0.1)
+    assert not kernel("KerasRMSprop", maximize=True)
+    assert not kernel("KerasRMSprop", clip_value=0.5)
+    assert not kernel("KerasRMSprop", l2_weight_decay=1e-3)
+    assert not kernel("KerasRMSprop", decoupled_weight_decay=1e-3)
+    assert not kernel("KerasRMSprop", clip_norm=1.0)
+    assert not kernel("KerasRMSprop", learning_rate=float("inf"))
+    assert not kernel("KerasAdam") and not kernel("KerasSGD")
