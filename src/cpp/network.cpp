@@ -386,17 +386,13 @@ bool Network::direct_step_applies(Index n) const {
 void Network::backward_direct(const float* x) {
   const auto [transform, lr] = optimizer_->begin_direct_step(num_params());
   const bool plain_sgd = optimizer_->skips_zero_gradients();
-  // The pending rows are laid out layer after layer; walk them from the end.
-  Index in_end = Index(pending_in_.size()), dy_end = Index(pending_dy_.size());
   for (Index l = num_layers() - 1; l >= 0; --l) {
     Layer& layer = layers_[l];
     const Index in = layer.in, K = layer.out;
     const float* input = l == 0 ? x : layers_[l - 1].output.data();
     float* p = params_.data() + layer.param_offset;
-    in_end -= in;
-    dy_end -= K;
-    std::copy(input, input + in, pending_in_.data() + in_end);
-    std::copy(delta_.data(), delta_.data() + K, pending_dy_.data() + dy_end);
+    std::copy(input, input + in, pending_in_.data() + layer.pending_in_offset);
+    std::copy(delta_.data(), delta_.data() + K, pending_dy_.data() + layer.pending_dy_offset);
     if (l > 0) {  // dx with the weights before their update
       StepProfile::Scope scope(profile_, Phase::BackwardMatmul);
       gemm(Op::None, Op::Transpose, 1, in, K, delta_.data(), K, p, K, delta_next_.data(), in, /*accumulate=*/false);
@@ -452,24 +448,24 @@ void Network::plan_update(const float* single_row, bool defer) {
       // go in runs of whole rows. A deferred row updated now catches up first.
       const Index out = layer.out, rows_per_piece = std::max<Index>(1, kPiece / out);
       Index run_begin = 0, run_rows = 0;
+      auto close_run = [&] {
+        if (run_rows > 0) add(0, run_begin * out, (run_begin + run_rows) * out);
+        run_rows = 0;
+      };
       for (Index k = 0; k < layer.in; ++k) {
         const bool zero = single_row && single_row[k] == 0.0f;
         if (zero && (deferred_steps_[k] > 0 || row_may_defer_[k])) {
           if (deferred_steps_[k]++ == 0) ++rows_deferred_;
           ++deferred_row_steps_;
-          if (run_rows > 0) add(0, run_begin * out, (run_begin + run_rows) * out);
-          run_rows = 0;
+          close_run();
           continue;
         }
         if (deferred_steps_[k] > 0) --rows_deferred_;  // caught up by update_in_pieces
-        if (run_rows == rows_per_piece) {
-          add(0, run_begin * out, (run_begin + run_rows) * out);
-          run_rows = 0;
-        }
+        if (run_rows == rows_per_piece) close_run();
         if (run_rows == 0) run_begin = k;
         ++run_rows;
       }
-      if (run_rows > 0) add(0, run_begin * out, (run_begin + run_rows) * out);
+      close_run();
       from = layer.in * out;
     }
     for (Index b = from; b < layer.param_count; b += kPiece) add(l, b, std::min(layer.param_count, b + kPiece));
@@ -498,13 +494,8 @@ void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
       const Index offset = layer.param_offset + piece.begin, size = piece.end - piece.begin;
       const bool kernel_rows = defer && piece.layer == 0 && piece.begin < first.in * first.out;
       const Index row0 = piece.begin / first.out, row1 = piece.end / first.out;  // whole rows when kernel_rows
-      if (kernel_rows) {
-        for (Index k = row0; k < row1; ++k) {
-          if (deferred_steps_[k] == 0) continue;
-          optimizer.catch_up_zero_steps(first.param_offset + k * first.out, first.out, deferred_steps_[k]);
-          deferred_steps_[k] = 0;
-        }
-      }
+      if (kernel_rows)
+        for (Index k = row0; k < row1; ++k) catch_up_row(k);
       single_row_gradient(pending_in_.data() + layer.pending_in_offset, pending_dy_.data() + layer.pending_dy_offset,
                           layer.in, layer.out, piece.begin, piece.end,
                           piece.layer == 0 && sparse_input_.last_sparse_rows() > 0, g);
@@ -522,18 +513,19 @@ void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
 
 void Network::catch_up_deferred_rows() {
   if (rows_deferred_ == 0) return;
-  const Layer& first = layers_.front();
-  const Index in = first.in, out = first.out;
-  Optimizer& optimizer = *optimizer_;
+  const Index in = layers_.front().in, out = layers_.front().out;
   auto share = [&](Index t, Index nt) {
-    for (Index k = in * t / nt, end = in * (t + 1) / nt; k < end; ++k) {
-      if (deferred_steps_[k] == 0) continue;
-      optimizer.catch_up_zero_steps(first.param_offset + k * out, out, deferred_steps_[k]);
-      deferred_steps_[k] = 0;
-    }
+    for (Index k = in * t / nt, end = in * (t + 1) / nt; k < end; ++k) catch_up_row(k);
   };
   run_shares(rows_deferred_ * out >= kParallelMinElements ? num_threads() : 1, share);
   rows_deferred_ = 0;
+}
+
+void Network::catch_up_row(Index k) {
+  if (deferred_steps_[k] == 0) return;
+  const Layer& first = layers_.front();
+  optimizer_->catch_up_zero_steps(first.param_offset + k * first.out, first.out, deferred_steps_[k]);
+  deferred_steps_[k] = 0;
 }
 
 void Network::stop_deferring() {
@@ -547,20 +539,17 @@ void Network::stop_deferring() {
 void Network::materialize_grads() {
   if (!grads_pending_) return;
   grads_pending_ = false;
-  Index in_begin = 0, dy_begin = 0;
   for (Index l = 0; l < num_layers(); ++l) {
     const Layer& layer = layers_[l];
     const Index in = layer.in, K = layer.out;
-    const float* input = pending_in_.data() + in_begin;
-    const float* dy = pending_dy_.data() + dy_begin;
+    const float* input = pending_in_.data() + layer.pending_in_offset;
+    const float* dy = pending_dy_.data() + layer.pending_dy_offset;
     float* g = grads_.data() + layer.param_offset;
     if (l == 0)
       sparse_input_.backward(input, dy, g, 1, in, K);
     else
       dense_backward_matmul<float>(input, nullptr, dy, nullptr, g, 1, in, K, /*accumulate=*/false);
     bias_backward(dy, g + in * K, 1, K, /*accumulate=*/false);
-    in_begin += in;
-    dy_begin += K;
   }
 }
 

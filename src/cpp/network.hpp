@@ -189,7 +189,9 @@ class Network {
   bool zero_steps_deferrable() const;
   void plan_update(const float* single_row, bool defer);
   void update_in_pieces(const GradientTransform& transform, bool defer);
-  // Applies every deferred step and forgets which rows may be deferred.
+  // Applies first-layer kernel row k's deferred steps (from one thread per row).
+  void catch_up_row(Index k);
+  // Applies every deferred step; stop_deferring also forgets which rows may be deferred.
   void catch_up_deferred_rows();
   void stop_deferring();
   void materialize_grads();
