@@ -37,7 +37,7 @@ class WorkerError(RuntimeError):
 
 # ----------------------------------------------------------------- parent
 class Worker:
-    def __init__(self, framework: str, threads: int, data_folder: str, *, pin: bool = True,
+    def __init__(self, framework: str, threads: int, data_folder: str | None, *, pin: bool = True,
                  timeout: float = 3600.0, extra_env: dict | None = None):
         from threads import child_environment
 
@@ -47,7 +47,7 @@ class Worker:
         env = child_environment(threads)
         env.update(extra_env or {})
         command = [sys.executable, RUN_PY, "--worker", framework, "--threads", str(threads),
-                   "--worker-data", data_folder] + ([] if pin else ["--no-pin"])
+                   "--worker-data", data_folder or ""] + ([] if pin else ["--no-pin"])
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self._stderr, env=env, text=True, bufsize=1)
@@ -124,7 +124,7 @@ class Worker:
 
 
 # ------------------------------------------------------------------ child
-def serve(framework: str, threads: int, data_folder: str, pin: bool) -> int:
+def serve(framework: str, threads: int, data_folder: str | None, pin: bool) -> int:
     """The worker's main loop (runs in the child process)."""
     import threads as thread_control
 

@@ -79,3 +79,17 @@ def test_quick_run_writes_tables_and_json(mnist_dir, tmp_path):
             assert _positive(row[key]), (row, key)
     full = [r for r in scaling["rows"] if r["batch"] == "full"]
     assert full and full[0]["batch_size"] == full[0]["images_timed"] == 512
+
+
+def test_sections_without_mnist_run_without_a_data_folder(tmp_path):
+    """The optimizer section needs no MNIST, so the run makes no data folder;
+    its worker must start all the same (it once got None on its command line)."""
+    out = tmp_path / "optimizer.json"
+    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sections", "optimizer",
+               "--frameworks", "fastmlp", "--threads", "1", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    section = json.loads(out.read_text())["sections"]["optimizer"]
+    assert "error" not in section, section
+    assert [row["params"] for row in section["rows"]] == [266_610, 1 << 24]
+    assert all(_positive(row["fastmlp"]["us_per_step"]) for row in section["rows"])
