@@ -232,6 +232,41 @@ def test_the_check_and_the_catch_up_against_real_zero_gradient_steps(kernel, flu
     assert accepted == {(p, s) for p in kept_params for s in kept_states}
 
 
+def _decay_rates(kernel, rate):
+    if "rmsprop" in kernel:
+        setattr(kernel_obj := KERNELS[kernel](), "rho" if kernel.startswith("keras") else "alpha", rate)
+        return kernel_obj
+    return KERNELS[kernel]()
+
+
+@pytest.mark.parametrize("flush", [False, True])
+@pytest.mark.parametrize("rate", [0.9, 0.5, 0.0, 1.0])
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_the_catch_up_of_a_long_stretch_against_real_steps(kernel, rate, flush):
+    # A stretch longer than a register block (8 vectors of 16) of states the
+    # check accepts (finite, >= 0, -0 included) that settle early or late,
+    # subnormals among them; step counts around the catch-up's groups of 8.
+    fastmlp.set_flush_denormals(flush)
+    rng = np.random.default_rng(0)
+    state = np.concatenate([np.float32(10.0) ** rng.uniform(-45, 38, 300).astype(np.float32),
+                            [0.0, -0.0, 1e-38, 3e38, TINY, -0.0, 0.0, 1.0]]).astype(np.float32)
+    rng.shuffle(state)
+    n = len(state)
+    for steps in (1, 2, 8, 9, 17, 64, 300, 2000):
+        real, deferred = _decay_rates(kernel, rate), _decay_rates(kernel, rate)
+        for k in (real, deferred):
+            k.learning_rate = 0.01
+            k.bind(n)
+            k.state(0)[:] = state
+        p = np.zeros(n, np.float32)
+        with np.errstate(all="ignore"):
+            for _ in range(steps):
+                real.step(p, np.zeros(n, np.float32))
+            deferred.catch_up_zero_steps(steps)
+        np.testing.assert_array_equal(real.state(0).view(np.uint32), deferred.state(0).view(np.uint32),
+                                      err_msg=f"{steps} steps")
+
+
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_a_parameter_the_check_rejects_would_change(kernel):
     # -0 turns +0 (p * 1 - p * 0) and inf turns NaN under a real zero-gradient
