@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             settings["train_images"] = prepared["train_images"]
         description = machine.describe()
         print(f"# fastmlp benchmark{' (quick)' if settings['quick'] else ''}\n")
-        print(f"{description['cpu']}, {description['cores']} cores; {settings['threads']} thread(s) per framework; "
+        identity = f" ({description['cpu_identity']})" if description["cpu_identity"] else ""
+        print(f"{description['cpu']}{identity}, {description['cores']} cores; {settings['threads']} thread(s) per framework; "
               f"Python {description['python']}, NumPy {description['numpy']}, fastmlp {description['fastmlp']} "
               f"({description['fastmlp_build'].get('simd', '')}); frameworks: "
               f"{', '.join(peers.LABELS.get(f, f) for f in available) or 'none'}\n", flush=True)

@@ -53,6 +53,8 @@ def test_quick_run_writes_tables_and_json(mnist_dir, tmp_path):
     for key in ("machine", "versions", "command", "settings", "thread_control", "sections"):
         assert key in document
     assert document["versions"]["fastmlp"] and document["machine"]["cpu"]
+    if Path("/proc/cpuinfo").exists():  # vendor, family and model: "AMD EPYC" alone does not say which
+        assert " family " in document["machine"]["cpu_identity"]
     assert "--quick" in document["command"]
     assert all(math.isfinite(x) for x in _numbers(document)), "NaN or Inf in the JSON"
 
