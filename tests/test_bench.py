@@ -1,6 +1,7 @@
 """bench/run.py, the speed benchmark's entry point: a quick smoke run of the
 epoch and scaling sections with fastmlp alone (no peer needed) on a small
-slice of MNIST, one thread, and the JSON it writes."""
+slice of MNIST, one thread, and the JSON it writes; the optimizer section
+without MNIST; the memory ceiling's measurement on a small array."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT / "bench"))  # last: bench/profile.py must not shadow the standard library
@@ -95,3 +98,15 @@ def test_sections_without_mnist_run_without_a_data_folder(tmp_path):
     assert "error" not in section, section
     assert [row["params"] for row in section["rows"]] == [266_610, 1 << 24]
     assert all(_positive(row["fastmlp"]["us_per_step"]) for row in section["rows"])
+
+
+def test_memory_ceiling_times_the_stream_and_the_adam_step_in_turn():
+    from sections import ceilings
+
+    result = ceilings.memory(None, n=4096, repeats=3)
+    stream, adam = result["stream"], result["adam_step"]
+    for figures in (stream, adam):
+        assert figures["n"] == 4096 and figures["repeats"] == 3
+        assert 0 < figures["seconds"] <= figures["median_seconds"]
+        assert figures["gb_per_s"] == pytest.approx(28 * 4096 / figures["seconds"] / 1e9)
+    assert adam["call"] == "fastmlp.optim.Adam"
