@@ -7,7 +7,8 @@ and, when PyTorch is installed, torch.optim with fused=True and foreach=True.
 Prints a Markdown table and writes JSON (default bench/results/optimizer_step.json).
 GB/s counts the bytes an optimizer must move per parameter: Adam reads p, g, m, v
 and writes p, m, v (28 bytes); SGD with momentum 20; RMSprop 20; plain SGD 12.
-Each figure is the median of repeated timed blocks after a warm-up.
+Each figure is the median of repeated timed blocks after a warm-up, the
+candidates timed in turn, one block each per round.
 """
 
 from __future__ import annotations
@@ -51,20 +52,31 @@ def torch_optimizer(torch, name, params, mode):
     return torch.optim.SGD(params, lr=1e-3, **flags)
 
 
-def seconds_per_step(step, size: int, budget: float = 0.3) -> float:
-    for _ in range(3):
+def seconds_per_step_in_turn(steps: dict, budget: float = 0.3) -> dict:
+    """Seconds per step of each candidate: timed blocks of about 20 ms, one
+    block of each in turn, round after round, so that a slow phase of a
+    shared machine falls on all of them alike; the median block of each."""
+    # Blocks of about 20 ms: a switch costs a little while the runtime just
+    # left still spins its threads (PyTorch brings its own OpenMP), and in
+    # blocks this long that stays under a few percent of either.
+    repeats = {}
+    for label, step in steps.items():
         step()  # warm-up: state allocation, page faults
-    repeats = max(3, min(2000, int(2e8 / max(size, 1) / 10)))
-    blocks = []
-    deadline = time.perf_counter() + budget
-    while len(blocks) < 5 or time.perf_counter() < deadline:
         start = time.perf_counter()
-        for _ in range(repeats):
+        for _ in range(3):
             step()
-        blocks.append((time.perf_counter() - start) / repeats)
-        if len(blocks) >= 30:
-            break
-    return statistics.median(blocks)
+        repeats[label] = max(3, min(20000, int(0.02 / max((time.perf_counter() - start) / 3, 1e-7))))
+    blocks = {label: [] for label in steps}
+    deadline = time.perf_counter() + budget * len(steps)
+    rounds = 0
+    while rounds < 5 or (time.perf_counter() < deadline and rounds < 30):
+        for label, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(repeats[label]):
+                step()
+            blocks[label].append((time.perf_counter() - start) / repeats[label])
+        rounds += 1
+    return {label: statistics.median(times) for label, times in blocks.items()}
 
 
 def main() -> None:
@@ -100,8 +112,7 @@ def main() -> None:
                         candidates[f"torch {mode}"] = topt.step
                     except (RuntimeError, TypeError, ValueError):
                         pass
-            for label, step in candidates.items():
-                seconds = seconds_per_step(step, size)
+            for label, seconds in seconds_per_step_in_turn(candidates).items():
                 rows.append({"optimizer": name, "framework": label, "params": size, "threads": threads,
                              "us_per_step": seconds * 1e6,
                              "gb_per_s": BYTES_PER_PARAM[name] * size / seconds / 1e9})

@@ -3,7 +3,7 @@ network) and on 2^24 = 16.7M, fastmlp's fused kernel (``fastmlp.optim.Adam``)
 beside ``torch.optim.Adam`` with fused=True and with foreach=True when
 PyTorch is installed and selected. The optimizers and the timing loop are
 bench/optimizer_step.py's own (imported, not copied): median of timed blocks
-after a warm-up. Target: fastmlp ≥ 1.8× torch fused at 266,610 parameters.
+after a warm-up, one block of each candidate in turn. Target: fastmlp ≥ 1.8× torch fused at 266,610 parameters.
 Runs in its own worker (fastmlp and PyTorch in one process, as
 optimizer_step.py runs them)."""
 
@@ -49,8 +49,7 @@ def compare(ctx, sizes, budget: float, with_torch: bool) -> dict:
                 except (RuntimeError, TypeError, ValueError):
                     pass
         row = {"params": size}
-        for label, step in candidates.items():
-            seconds = optimizer_step.seconds_per_step(step, size, budget)
+        for label, seconds in optimizer_step.seconds_per_step_in_turn(candidates, budget).items():
             row[label] = {"us_per_step": seconds * 1e6,
                           "gb_per_s": optimizer_step.BYTES_PER_PARAM["adam"] * size / seconds / 1e9}
         rows.append(row)
