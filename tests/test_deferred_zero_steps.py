@@ -269,9 +269,11 @@ def test_the_catch_up_of_a_long_stretch_against_real_steps(kernel, rate, flush):
 
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_a_parameter_the_check_rejects_would_change(kernel):
-    # -0 turns +0 (p * 1 - p * 0) and inf turns NaN under a real zero-gradient
-    # step; a state of NaN turns the parameter NaN: deferring those would differ.
-    for p0, s0, expect in ((-0.0, 0.25, 0.0), (np.inf, 0.25, np.nan), (0.5, np.nan, np.nan)):
+    # Under a real zero-gradient step a subnormal weight turns zero (of its
+    # sign) where subnormals are flushed, and a state of NaN or below zero
+    # turns the weight NaN: deferring those would differ.
+    fastmlp.set_flush_denormals(True)
+    for p0, s0, expect in ((TINY, 0.25, 0.0), (-TINY, 0.25, -0.0), (0.5, np.nan, np.nan), (0.5, -1e-3, np.nan)):
         k = KERNELS[kernel]()
         k.learning_rate = 0.01
         k.bind(1)
@@ -282,6 +284,21 @@ def test_a_parameter_the_check_rejects_would_change(kernel):
             k.step(p, np.zeros(1, np.float32))
         assert p.view(np.uint32)[0] == np.float32(expect).view(np.uint32) or (np.isnan(expect) and np.isnan(p[0]))
         assert p.view(np.uint32)[0] != np.float32(p0).view(np.uint32)
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_infinite_and_negative_zero_weights_stay_under_a_zero_gradient(kernel):
+    # As in PyTorch and Keras: p - 0, where p * 1 - p * 0 (the transform's
+    # general form) would give NaN and +0. The check leaves them out all the same.
+    for p0 in (-0.0, np.inf, -np.inf):
+        k = KERNELS[kernel]()
+        k.learning_rate = 0.01
+        k.bind(1)
+        k.state(0)[0] = 0.25
+        p = np.array([p0], np.float32)
+        assert not k.zero_steps_keep_params(p)
+        k.step(p, np.zeros(1, np.float32))
+        assert p.view(np.uint32)[0] == np.float32(p0).view(np.uint32)
 
 
 def test_which_settings_defer():

@@ -13,21 +13,23 @@ void TorchNAdam::prepare(std::int64_t t) {
   inv_bias2_ = float(1.0 / (1.0 - std::pow(beta2, double(t))));
 }
 
-void TorchNAdam::update(const Span& s, Index offset, const GradientTransform& t) {
-  float* p = s.params;
-  const float* g = s.grads;
-  float* m = state(0) + offset;
-  float* v = state(1) + offset;
-  const float w1 = float(1 - beta1), b2 = float(beta2), w2 = float(1 - beta2), e = float(eps);
-  const float cg = grad_coef_, cm = momentum_coef_, inv_bc2 = inv_bias2_;
-  fused_loop(s, [=](Index i) {
-    const float gi = t.grad(g[i], p[i]);
-    const float mi = torch_lerp(m[i], gi, w1);
-    const float vi = b2 * v[i] + w2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    const float d = std::sqrt(vi * inv_bc2) + e;
-    p[i] = t.decayed(p[i]) - (cg * gi + cm * mi) / d;
+void TorchNAdam::update(const Span& s, Index offset, const GradientTransform& transform) {
+  with_transform(transform, [&](auto t) {
+    float* p = s.params;
+    const float* g = s.grads;
+    float* m = state(0) + offset;
+    float* v = state(1) + offset;
+    const float w1 = float(1 - beta1), b2 = float(beta2), w2 = float(1 - beta2), e = float(eps);
+    const float cg = grad_coef_, cm = momentum_coef_, inv_bc2 = inv_bias2_;
+    fused_loop(s, [=](Index i) {
+      const float gi = t.grad(g[i], p[i]);
+      const float mi = torch_lerp(m[i], gi, w1);
+      const float vi = b2 * v[i] + w2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      const float d = std::sqrt(vi * inv_bc2) + e;
+      p[i] = t.decayed(p[i]) - (cg * gi + cm * mi) / d;
+    });
   });
 }
 
@@ -40,21 +42,23 @@ void KerasNadam::prepare(std::int64_t t) {
   inv_bias2_ = float(1.0 / (1.0 - std::pow(beta2, double(t))));
 }
 
-void KerasNadam::update(const Span& s, Index offset, const GradientTransform& t) {
-  float* p = s.params;
-  const float* g = s.grads;
-  float* m = state(0) + offset;
-  float* v = state(1) + offset;
-  const float w1 = float(1 - beta1), w2 = float(1 - beta2), e = float(epsilon);
-  const float lr = float(learning_rate), cm = momentum_coef_, cg = grad_coef_, inv_bc2 = inv_bias2_;
-  fused_loop(s, [=](Index i) {
-    const float gi = t.grad(g[i], p[i]);
-    const float mi = m[i] + w1 * (gi - m[i]);
-    const float vi = v[i] + w2 * (gi * gi - v[i]);
-    m[i] = mi;
-    v[i] = vi;
-    const float m_hat = cm * mi + cg * gi;
-    p[i] = t.decayed(p[i]) - lr * m_hat / (std::sqrt(vi * inv_bc2) + e);
+void KerasNadam::update(const Span& s, Index offset, const GradientTransform& transform) {
+  with_transform(transform, [&](auto t) {
+    float* p = s.params;
+    const float* g = s.grads;
+    float* m = state(0) + offset;
+    float* v = state(1) + offset;
+    const float w1 = float(1 - beta1), w2 = float(1 - beta2), e = float(epsilon);
+    const float lr = float(learning_rate), cm = momentum_coef_, cg = grad_coef_, inv_bc2 = inv_bias2_;
+    fused_loop(s, [=](Index i) {
+      const float gi = t.grad(g[i], p[i]);
+      const float mi = m[i] + w1 * (gi - m[i]);
+      const float vi = v[i] + w2 * (gi * gi - v[i]);
+      m[i] = mi;
+      v[i] = vi;
+      const float m_hat = cm * mi + cg * gi;
+      p[i] = t.decayed(p[i]) - lr * m_hat / (std::sqrt(vi * inv_bc2) + e);
+    });
   });
 }
 

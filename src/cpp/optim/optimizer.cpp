@@ -158,11 +158,13 @@ bool Optimizer::defers_zero_steps() const {
 bool Optimizer::zero_steps_keep_params(const float* params, Index offset, Index count) const {
   const float* state0 = states_.at(0).data() + offset;
   // On the bits, so that subnormals count as what they are whatever the mode.
-  // The parameter must be +0 or a finite normal float: p * 1 - p * 0 - 0
-  // gives those back, flushing subnormals or not (-0 comes back +0, a
-  // subnormal 0 when flushed, inf and NaN NaN). The state must be finite and
-  // >= 0, -0 included: above 0x7F7FFFFF are inf, NaN and every value with
-  // its sign bit set.
+  // The parameter must be +0 or a finite normal float: p - 0 (the identity
+  // transform's loop, see IdentityTransform) gives those back, flushing
+  // subnormals or not, and for either sign of the learning rate. (A
+  // subnormal comes back 0 when flushed; -0, infinities and NaNs would
+  // mostly stay too, but such weights are rare enough to be left out.) The
+  // state must be finite and >= 0, -0 included: above 0x7F7FFFFF are inf,
+  // NaN and every value with its sign bit set.
 #ifdef __AVX512F__
   const __m512i exponent_bits = _mm512_set1_epi32(0x7F800000), largest = _mm512_set1_epi32(0x7F7FFFFF),
                 minus_zero = _mm512_set1_epi32(int(0x80000000u));

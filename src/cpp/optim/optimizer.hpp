@@ -55,6 +55,26 @@ struct GradientTransform {
   }
 };
 
+// The identity transform as a type of its own (with_transform), for the
+// rules' loops: without a sign flip, clipping or weight decay (the default)
+// they then do none of the transform's work, and read g and p as they are.
+// That is also what PyTorch and Keras compute there: p * 1 - p * 0 would turn
+// an infinite weight into NaN and -0 into +0.
+struct IdentityTransform {
+  static float grad(float g, float) { return g; }
+  static float decayed(float p) { return p; }
+  operator GradientTransform() const { return {}; }
+};
+
+// Calls f(IdentityTransform{}) or f(t): the rule's loop compiled for each.
+template <class F>
+inline void with_transform(const GradientTransform& t, F&& f) {
+  if (t.is_identity())
+    f(IdentityTransform{});
+  else
+    f(t);
+}
+
 // Plain SGD after the transform, p <- decayed(p) - lr * grad(g, p): both
 // frameworks' rule without momentum, in one place so that every caller
 // (the buffer pass and Network's updates inside backward) rounds alike.

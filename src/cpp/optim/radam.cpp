@@ -18,22 +18,24 @@ void TorchRAdam::prepare(std::int64_t t) {
   }
 }
 
-void TorchRAdam::update(const Span& s, Index offset, const GradientTransform& t) {
-  float* p = s.params;
-  const float* g = s.grads;
-  float* m = state(0) + offset;
-  float* v = state(1) + offset;
-  const float w1 = float(1 - beta1), b2 = float(beta2), w2 = float(1 - beta2), e = float(eps);
-  const float cm = momentum_coef_, ca = adaptive_coef_;
-  with_option(rectified_, [&](auto rectified) {
-    fused_loop(s, [=](Index i) {
-      const float gi = t.grad(g[i], p[i]);
-      const float mi = torch_lerp(m[i], gi, w1);
-      const float vi = b2 * v[i] + w2 * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      const float step = decltype(rectified)::value ? cm * mi * ca / (std::sqrt(vi) + e) : cm * mi;
-      p[i] = t.decayed(p[i]) - step;
+void TorchRAdam::update(const Span& s, Index offset, const GradientTransform& transform) {
+  with_transform(transform, [&](auto t) {
+    float* p = s.params;
+    const float* g = s.grads;
+    float* m = state(0) + offset;
+    float* v = state(1) + offset;
+    const float w1 = float(1 - beta1), b2 = float(beta2), w2 = float(1 - beta2), e = float(eps);
+    const float cm = momentum_coef_, ca = adaptive_coef_;
+    with_option(rectified_, [&](auto rectified) {
+      fused_loop(s, [=](Index i) {
+        const float gi = t.grad(g[i], p[i]);
+        const float mi = torch_lerp(m[i], gi, w1);
+        const float vi = b2 * v[i] + w2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        const float step = decltype(rectified)::value ? cm * mi * ca / (std::sqrt(vi) + e) : cm * mi;
+        p[i] = t.decayed(p[i]) - step;
+      });
     });
   });
 }

@@ -17,38 +17,42 @@ void sgd_step(float* params, const float* grads, Index n, float lr) {
   plain_update({params, grads, n}, GradientTransform{}, lr);
 }
 
-void TorchSGD::update(const Span& s, Index offset, const GradientTransform& t) {
-  float* p = s.params;
-  const float* g = s.grads;
-  const float lr = float(learning_rate);
-  if (momentum == 0) return plain_update(s, t, lr);
-  float* b = state(0) + offset;
-  const float mu = float(momentum), keep = float(1 - dampening);
-  with_option(iterations == 0, [&](auto first) {
-    with_option(nesterov, [&](auto nest) {
-      fused_loop(s, [=](Index i) {
-        const float gi = t.grad(g[i], p[i]);
-        const float bi = decltype(first)::value ? gi : mu * b[i] + keep * gi;
-        b[i] = bi;
-        p[i] = t.decayed(p[i]) - lr * (decltype(nest)::value ? gi + mu * bi : bi);
+void TorchSGD::update(const Span& s, Index offset, const GradientTransform& transform) {
+  with_transform(transform, [&](auto t) {
+    float* p = s.params;
+    const float* g = s.grads;
+    const float lr = float(learning_rate);
+    if (momentum == 0) return plain_update(s, t, lr);
+    float* b = state(0) + offset;
+    const float mu = float(momentum), keep = float(1 - dampening);
+    with_option(iterations == 0, [&](auto first) {
+      with_option(nesterov, [&](auto nest) {
+        fused_loop(s, [=](Index i) {
+          const float gi = t.grad(g[i], p[i]);
+          const float bi = decltype(first)::value ? gi : mu * b[i] + keep * gi;
+          b[i] = bi;
+          p[i] = t.decayed(p[i]) - lr * (decltype(nest)::value ? gi + mu * bi : bi);
+        });
       });
     });
   });
 }
 
-void KerasSGD::update(const Span& s, Index offset, const GradientTransform& t) {
-  float* p = s.params;
-  const float* g = s.grads;
-  const float lr = float(learning_rate);
-  if (momentum == 0) return plain_update(s, t, lr);
-  float* m = state(0) + offset;
-  const float mu = float(momentum);
-  with_option(nesterov, [&](auto nest) {
-    fused_loop(s, [=](Index i) {
-      const float gi = t.grad(g[i], p[i]);
-      const float mi = mu * m[i] - lr * gi;
-      m[i] = mi;
-      p[i] = t.decayed(p[i]) + (decltype(nest)::value ? mu * mi - lr * gi : mi);
+void KerasSGD::update(const Span& s, Index offset, const GradientTransform& transform) {
+  with_transform(transform, [&](auto t) {
+    float* p = s.params;
+    const float* g = s.grads;
+    const float lr = float(learning_rate);
+    if (momentum == 0) return plain_update(s, t, lr);
+    float* m = state(0) + offset;
+    const float mu = float(momentum);
+    with_option(nesterov, [&](auto nest) {
+      fused_loop(s, [=](Index i) {
+        const float gi = t.grad(g[i], p[i]);
+        const float mi = mu * m[i] - lr * gi;
+        m[i] = mi;
+        p[i] = t.decayed(p[i]) + (decltype(nest)::value ? mu * mi - lr * gi : mi);
+      });
     });
   });
 }
