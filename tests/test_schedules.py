@@ -249,6 +249,17 @@ def test_cosine_restarts_exact_at_restart_even_where_keras_log_rounds_early():
     assert schedule(1109) < 1e-4
 
 
+@pytest.mark.parametrize("t_mul", [2.5136582016218636, 1.1, 1.7, 3.3, 1.0 + 1e-12])
+def test_cosine_restarts_first_restart_is_at_first_decay_steps(t_mul):
+    # Period 1 starts at first_decay_steps itself. The closed form
+    # first * (t^1 - 1) / (t - 1) rounded to 205.00000000000003 for the first
+    # t_mul here, which made step 205 the end of period 0: rate alpha = 0.
+    for first in (1, 7, 205, 1000):
+        schedule = CosineDecayRestarts(1.0, first, t_mul=t_mul, alpha=0.0)
+        assert schedule(first) == 1.0
+        assert 0.0 < schedule(first - 1) < 1.0 or first == 1
+
+
 @pytest.mark.parametrize("cycle", [False, True])
 @pytest.mark.parametrize("decay_steps, end, power", [(1, 0.0, 1.0), (10, 1e-4, 1.0), (13, 0.01, 0.5), (40, 0.0, 3.0),
                                                      (8, 0.5, 2.0)])

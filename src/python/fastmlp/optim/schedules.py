@@ -367,6 +367,16 @@ class CosineDecayRestarts(LearningRateSchedule):
         """S_i: the update at which period i starts."""
         if self.t_mul == 1.0:
             return float(self.first_decay_steps * i)
+        if i <= 64:
+            # first * (1 + t + ... + t^(i-1)) term by term: the closed form
+            # below rounds, and put S_1 (first itself) just above first for
+            # some t (205.00000000000003 for first 205, t 2.5136...), which
+            # moved that restart one update late.
+            start, term = 0.0, float(self.first_decay_steps)
+            for _ in range(i):
+                start += term
+                term *= self.t_mul
+            return start
         try:
             growth = self.t_mul ** i
         except OverflowError:  # a period longer than any float: never reached
