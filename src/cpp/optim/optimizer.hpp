@@ -63,7 +63,6 @@ struct GradientTransform {
 struct IdentityTransform {
   static float grad(float g, float) { return g; }
   static float decayed(float p) { return p; }
-  operator GradientTransform() const { return {}; }
 };
 
 // Calls f(IdentityTransform{}) or f(t): the rule's loop compiled for each.
@@ -78,27 +77,18 @@ inline void with_transform(const GradientTransform& t, F&& f) {
 // Plain SGD after the transform, p <- decayed(p) - lr * grad(g, p): both
 // frameworks' rule without momentum, in one place so that every caller
 // (the buffer pass and Network's updates inside backward) rounds alike.
-// With the identity transform (kIdentity) it is p - lr * g as both write it:
-// a third of the work, and p * 1 - p * 0 would turn -0 into +0 and inf into NaN.
-template <bool kIdentity>
+// Transform is GradientTransform or IdentityTransform (then p - lr * g).
+template <class Transform>
 struct PlainSgdRule {
-  GradientTransform transform;
+  Transform transform;
   float lr;
-  float apply(float p, float g) const {
-    if constexpr (kIdentity)
-      return p - lr * g;
-    else
-      return transform.decayed(p) - lr * transform.grad(g, p);
-  }
+  float apply(float p, float g) const { return transform.decayed(p) - lr * transform.grad(g, p); }
 };
 
-// Calls f(PlainSgdRule<true>) or f(PlainSgdRule<false>) for this transform.
+// Calls f(PlainSgdRule<...>) for this transform (with_transform).
 template <class F>
 inline void with_plain_sgd_rule(const GradientTransform& t, float lr, F&& f) {
-  if (t.is_identity())
-    f(PlainSgdRule<true>{t, lr});
-  else
-    f(PlainSgdRule<false>{t, lr});
+  with_transform(t, [&](auto transform) { f(PlainSgdRule<decltype(transform)>{transform, lr}); });
 }
 
 // Runs f(i) for i in [0, n): OpenMP chunks above the threshold, SIMD within.
@@ -233,8 +223,9 @@ class Optimizer {
 
   // One update of the whole buffer (params, grads, n) that visits only
   // [begin, end) of each range; every gradient outside them must be zero and
-  // skips_zero_gradients() true. (A parameter that is already inf or NaN is
-  // left as it is, where a full pass would make it NaN.)
+  // skips_zero_gradients() true. (An infinite parameter is left as it is,
+  // where a full pass with a sign flip or value clipping, p * 1 - p * 0,
+  // would make it NaN; with the identity transform the two agree.)
   struct Range {
     Index begin, end;
   };

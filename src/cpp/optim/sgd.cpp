@@ -6,15 +6,17 @@ namespace {
 // p <- p - lr * g, after the transform: both frameworks' SGD without momentum.
 // Its loop is light enough that plain stores keep up (claiming the lines
 // ahead, as fused_loop(span, ...) does, made its training steps slower).
-void plain_update(const Span& s, const GradientTransform& t, float lr) {
+template <class Transform>
+void plain_update(const Span& s, Transform t, float lr) {
   float* p = s.params;
   const float* g = s.grads;
-  with_plain_sgd_rule(t, lr, [&](auto rule) { fused_loop(s.size, [=](Index i) { p[i] = rule.apply(p[i], g[i]); }); });
+  const PlainSgdRule<Transform> rule{t, lr};
+  fused_loop(s.size, [=](Index i) { p[i] = rule.apply(p[i], g[i]); });
 }
 }  // namespace
 
 void sgd_step(float* params, const float* grads, Index n, float lr) {
-  plain_update({params, grads, n}, GradientTransform{}, lr);
+  plain_update({params, grads, n}, IdentityTransform{}, lr);
 }
 
 void TorchSGD::update(const Span& s, Index offset, const GradientTransform& transform) {
