@@ -6,27 +6,7 @@ import os
 import platform
 import sys
 
-from fastmlp.machine import cpu_model
-
-
-def cpu_identity() -> str:
-    """Vendor, family, model and stepping from /proc/cpuinfo: a virtual
-    machine often names its CPU only "AMD EPYC", which does not tell Zen 4
-    (family 25) from Zen 5 (family 26). Empty where /proc/cpuinfo is missing."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if not line.strip():
-                    break  # the first processor's block is enough
-                key, _, value = line.partition(":")
-                fields[key.strip()] = value.strip()
-    except OSError:
-        return ""
-    parts = [fields.get("vendor_id", "")]
-    parts += [f"{name} {fields[key]}" for key, name in
-              (("cpu family", "family"), ("model", "model"), ("stepping", "stepping")) if key in fields]
-    return " ".join(p for p in parts if p)
+from fastmlp.machine import cpu_identity, cpu_model
 
 
 def describe() -> dict:

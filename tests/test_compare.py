@@ -214,7 +214,7 @@ def test_compare_writes_results_json(compare_run):
     assert results["config"]["optimizers"] == ["sgd", "torch.Adam:lr=2e-3,betas=0.9/0.99"]
     assert results["config"]["hidden"] == [16] and results["config"]["seeds"] == [0, 1]
     assert results["machine"]["build_info"] == dict(fastmlp.build_info())
-    for key in ("cpu", "cores", "python", "numpy", "fastmlp", "threads"):
+    for key in ("cpu", "cpu_identity", "cores", "python", "numpy", "fastmlp", "threads"):
         assert key in results["machine"]
     runs = results["runs"]
     assert len(runs) == 4  # repeats: 2 runs per optimizer, seeds 0 and 1

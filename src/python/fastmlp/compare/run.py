@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..machine import cpu_model
+from ..machine import cpu_identity, cpu_model
 from .spec import OptimizerSpec, ScheduleSpec, base_learning_rate
 
 
@@ -104,7 +104,7 @@ def machine_info() -> dict:
     import fastmlp
 
     info = {
-        "cpu": cpu_model(), "cores": os.cpu_count(),
+        "cpu": cpu_model(), "cpu_identity": cpu_identity(), "cores": os.cpu_count(),
         "platform": platform.platform(), "python": sys.version.split()[0],
         "numpy": np.__version__, "fastmlp": fastmlp.__version__,
         "threads": fastmlp.get_num_threads(), "build_info": dict(fastmlp.build_info()),
