@@ -195,8 +195,13 @@ KERNELS = {
     "torch adagrad": lambda: fastmlp._core.TorchAdagrad(),
 }
 TINY = np.float32(1e-40)  # subnormal
-PARAMS = np.array([0.5, -3.0, 0.0, -0.0, TINY, -TINY, np.inf, -np.inf, np.nan, 3e38], np.float32)
-STATES = np.array([0.0, -0.0, 0.25, 1e-38, TINY, 3e38, np.inf, np.nan, -1e-3, -TINY], np.float32)
+NORMAL_MIN = np.finfo(np.float32).tiny  # the smallest normal float
+SUBNORMAL_MAX = np.nextafter(NORMAL_MIN, np.float32(0))
+FLOAT_MAX = np.finfo(np.float32).max
+PARAMS = np.array([0.5, -3.0, 0.0, -0.0, TINY, -TINY, np.inf, -np.inf, np.nan, 3e38,
+                   NORMAL_MIN, -NORMAL_MIN, SUBNORMAL_MAX, -SUBNORMAL_MAX, FLOAT_MAX, -FLOAT_MAX], np.float32)
+STATES = np.array([0.0, -0.0, 0.25, 1e-38, TINY, 3e38, np.inf, np.nan, -1e-3, -TINY,
+                   FLOAT_MAX, -NORMAL_MIN, SUBNORMAL_MAX, -FLOAT_MAX], np.float32)
 
 
 @pytest.mark.parametrize("flush", [False, True])
@@ -227,8 +232,8 @@ def test_the_check_and_the_catch_up_against_real_zero_gradient_steps(kernel, flu
                     assert real.state(0).view(np.uint32)[0] == deferred.state(0).view(np.uint32)[0], (p0, s0)
     bits = lambda values: {int(v) for v in np.asarray(values, np.float32).view(np.uint32)}  # noqa: E731
     # Accepted: +0 and finite normal parameters, with any finite state >= 0 (-0 included).
-    kept_params = bits([0.5, -3.0, 0.0, 3e38])
-    kept_states = bits([0.0, -0.0, 0.25, 1e-38, TINY, 3e38])
+    kept_params = bits([0.5, -3.0, 0.0, 3e38, NORMAL_MIN, -NORMAL_MIN, FLOAT_MAX, -FLOAT_MAX])
+    kept_states = bits([0.0, -0.0, 0.25, 1e-38, TINY, 3e38, FLOAT_MAX, SUBNORMAL_MAX])
     assert accepted == {(p, s) for p in kept_params for s in kept_states}
 
 
@@ -247,16 +252,18 @@ RATED_KERNELS = [(kernel, rate) for kernel in sorted(KERNELS)
 @pytest.mark.parametrize("flush", [False, True])
 @pytest.mark.parametrize("kernel, rate", RATED_KERNELS)
 def test_the_catch_up_of_a_long_stretch_against_real_steps(kernel, rate, flush):
-    # A stretch longer than a register block (8 vectors of 16) of states the
-    # check accepts (finite, >= 0, -0 included) that settle early or late,
-    # subnormals among them; from one step to long past every value's fixed point.
+    # A stretch longer than a register block (20 vectors of 16, then a block
+    # of 3) of states the check accepts (finite, >= 0, -0 included) that
+    # settle early or late, subnormals among them; from one step to long past
+    # every value's fixed point, with step counts on either side of the
+    # fixed-point tests (every 8 steps after the first).
     fastmlp.set_flush_denormals(flush)
     rng = np.random.default_rng(0)
-    state = np.concatenate([np.float32(10.0) ** rng.uniform(-45, 38, 300).astype(np.float32),
+    state = np.concatenate([np.float32(10.0) ** rng.uniform(-45, 38, 352).astype(np.float32),
                             [0.0, -0.0, 1e-38, 3e38, TINY, -0.0, 0.0, 1.0]]).astype(np.float32)
     rng.shuffle(state)
     n = len(state)
-    for steps in (1, 2, 8, 9, 17, 64, 300, 2000):
+    for steps in (1, 2, 8, 9, 10, 17, 64, 300, 2000):
         real, deferred = _kernel_with_rate(kernel, rate), _kernel_with_rate(kernel, rate)
         for k in (real, deferred):
             k.learning_rate = 0.01
@@ -269,6 +276,29 @@ def test_the_catch_up_of_a_long_stretch_against_real_steps(kernel, rate, flush):
             deferred.catch_up_zero_steps(steps)
         np.testing.assert_array_equal(real.state(0).view(np.uint32), deferred.state(0).view(np.uint32),
                                       err_msg=f"{steps} steps")
+
+
+@pytest.mark.parametrize("flush", [False, True])
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_the_check_reads_every_lane_alike(kernel, flush):
+    # The check runs over whole vectors of 16 and a masked tail: each special
+    # (parameter, state) pair, at every position of a 37-value stretch of
+    # ordinary ones, gets the verdict it gets alone.
+    fastmlp.set_flush_denormals(flush)
+    n = 37
+    for p0 in PARAMS:
+        for s0 in STATES:
+            alone = KERNELS[kernel]()
+            alone.bind(1)
+            alone.state(0)[0] = s0
+            verdict = alone.zero_steps_keep_params(np.array([p0], np.float32))
+            k = KERNELS[kernel]()
+            k.bind(n)
+            for at in range(n):
+                p = np.full(n, 0.5, np.float32)
+                k.state(0)[:] = 0.25
+                p[at], k.state(0)[at] = p0, s0
+                assert k.zero_steps_keep_params(p) == verdict, (p0, s0, at)
 
 
 @pytest.mark.parametrize("kernel", sorted(KERNELS))

@@ -6,6 +6,10 @@
 #pragma once
 #include <algorithm>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 #include "gemm.hpp"
 #include "matrix.hpp"
 
@@ -62,7 +66,21 @@ inline void single_row_gradient(const float* x, const float* dy, Index in, Index
     const Index j0 = at - k * out, j1 = std::min(out, end - k * out);
     const float xk = k < in ? x[k] : 1.0f;
     float* gk = g + (at - begin) - j0;  // gk[j] is (k, j)'s gradient
-    if (zero_rows && xk == 0.0f && k < in) {
+    const bool zero = zero_rows && xk == 0.0f && k < in;
+#ifdef __AVX512F__
+    // Masked tails rather than a scalar loop per row: the rows of a later
+    // layer are short (100 values in the references' model), and this runs
+    // once per row per step at batch 1.
+    const __m512 xv = _mm512_set1_ps(xk), zeros = _mm512_setzero_ps();
+    Index j = j0;
+    for (; j + 16 <= j1; j += 16)
+      _mm512_storeu_ps(gk + j, zero ? zeros : _mm512_fmadd_ps(xv, _mm512_loadu_ps(dy + j), zeros));
+    if (j < j1) {
+      const __mmask16 tail = __mmask16((1u << (j1 - j)) - 1);
+      _mm512_mask_storeu_ps(gk + j, tail, zero ? zeros : _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(tail, dy + j), zeros));
+    }
+#else
+    if (zero) {
       std::fill(gk + j0, gk + j1, 0.0f);
     } else {
 #pragma omp simd
@@ -74,6 +92,7 @@ inline void single_row_gradient(const float* x, const float* dy, Index in, Index
 #endif
       }
     }
+#endif
     at = k * out + j1;
   }
 }

@@ -15,6 +15,7 @@
 
 #include "activations.hpp"
 #include "aligned.hpp"
+#include "balanced_shares.hpp"
 #include "initializers.hpp"
 #include "losses.hpp"
 #include "matrix.hpp"
@@ -230,6 +231,7 @@ class Network {
     Index start;              // values in the pieces before it
   };
   std::vector<Piece> pieces_;  // reserved for the most a step can need
+  BalancedShares update_shares_;  // of the pieces, between the threads
   Index piece_values_ = 0;
   // Per first-layer kernel row: the steps deferred, and whether its values
   // passed Optimizer::zero_steps_keep_params after its last update.

@@ -5,48 +5,84 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 namespace fastmlp {
 namespace {
 
 // s[i] <- factor * s[i] + addend, `steps` times over s[0, count), each step
 // rounded as the rules round it (a product, then a sum: no fused
-// multiply-add). A stretch that a step leaves as it was (often all zeros,
-// where a pixel never lights) is at its fixed point: the remaining steps
-// would leave it too.
-void decay_state(float* s, Index count, std::int64_t steps, float factor, float addend) {
+// multiply-add). For states a deferral accepted (finite, >= 0 or -0) and a
+// factor in [0, 1]: then each value's sequence is monotone (every operation
+// in it is), so a value a step leaves as it was (often 0, where a pixel never
+// lights) is at its fixed point, and the remaining steps would leave it too.
 #ifdef __AVX512F__
-  // Blocks of up to 8 vectors held in registers through all their steps.
-  constexpr int kVectors = 8;
+// How many steps run between fixed-point tests: the test costs a compare per
+// vector, a step only a multiply (and an add).
+constexpr std::int64_t kStepsPerTest = 8;
+
+// V vectors (the last one masked by `last`) held in registers through all
+// their steps: a row of the references' first layer (300 values) is one block.
+template <int V>
+void decay_block(float* s, __mmask16 last, std::int64_t steps, float factor, float addend) {
   const __m512 f = _mm512_set1_ps(factor), a = _mm512_set1_ps(addend);
-  for (Index b = 0; b < count; b += 16 * kVectors) {
-    __mmask16 lanes[kVectors];
-    __m512 v[kVectors];
-#pragma GCC unroll 8
-    for (int j = 0; j < kVectors; ++j) {
-      const Index left = std::max<Index>(0, std::min<Index>(16, count - b - 16 * j));
-      lanes[j] = __mmask16((1u << left) - 1);
-      v[j] = _mm512_maskz_loadu_ps(lanes[j], s + b + 16 * j);
+  // With an addend of +0, only the first step's sum can change a value
+  // (-0 * factor + 0 is +0); from then on x * factor + 0 is x * factor.
+  const bool sum_after_first = !(addend == 0.0f && !std::signbit(addend));
+  __m512 v[V];
+#pragma GCC unroll 20
+  for (int j = 0; j < V; ++j) v[j] = _mm512_maskz_loadu_ps(j == V - 1 ? last : __mmask16(0xFFFF), s + 16 * j);
+  // Masked-off lanes hold +0, which every step leaves as it is.
+  auto step = [&](bool sum, __mmask16* changed) {
+#pragma GCC unroll 20
+    for (int j = 0; j < V; ++j) {
+      __m512 next = _mm512_mul_ps(v[j], f);
+      if (sum) next = _mm512_add_ps(next, a);
+      if (changed) *changed |= _mm512_cmp_ps_mask(next, v[j], _CMP_NEQ_UQ);
+      v[j] = next;
     }
-    for (std::int64_t k = 0; k < steps; ++k) {
-      __mmask16 changed = 0;
-#pragma GCC unroll 8
-      for (int j = 0; j < kVectors; ++j) {
-        const __m512 next = _mm512_add_ps(_mm512_mul_ps(v[j], f), a);
-        changed |= _mm512_mask_cmp_ps_mask(lanes[j], next, v[j], _CMP_NEQ_UQ);
-        v[j] = next;
-      }
-      if (!changed) break;
-    }
-#pragma GCC unroll 8
-    for (int j = 0; j < kVectors; ++j) _mm512_mask_storeu_ps(s + b + 16 * j, lanes[j], v[j]);
+  };
+  std::int64_t done = 0;
+  if (steps > 0) {
+    __mmask16 changed = 0;
+    step(true, &changed);
+    done = changed ? 1 : steps;
   }
+  while (done < steps) {
+    const std::int64_t burst = std::min(kStepsPerTest, steps - done);
+    for (std::int64_t k = 1; k < burst; ++k) step(sum_after_first, nullptr);
+    __mmask16 changed = 0;
+    step(sum_after_first, &changed);
+    done = changed ? done + burst : steps;
+  }
+#pragma GCC unroll 20
+  for (int j = 0; j < V; ++j) _mm512_mask_storeu_ps(s + 16 * j, j == V - 1 ? last : __mmask16(0xFFFF), v[j]);
+}
+
+constexpr int kBlockVectors = 20;
+using DecayBlock = void (*)(float*, __mmask16, std::int64_t, float, float);
+template <int... V>
+constexpr std::array<DecayBlock, sizeof...(V)> decay_blocks(std::integer_sequence<int, V...>) {
+  return {&decay_block<V + 1>...};
+}
+
+void decay_state(float* s, Index count, std::int64_t steps, float factor, float addend) {
+  static constexpr auto blocks = decay_blocks(std::make_integer_sequence<int, kBlockVectors>{});
+  for (Index b = 0; b < count; b += 16 * kBlockVectors) {
+    const Index size = std::min<Index>(16 * kBlockVectors, count - b);
+    const int vectors = int((size + 15) / 16);
+    const __mmask16 last = __mmask16((1u << (size - 16 * (vectors - 1))) - 1);
+    blocks[vectors - 1](s + b, last, steps, factor, addend);
+  }
+}
 #else
+void decay_state(float* s, Index count, std::int64_t steps, float factor, float addend) {
   constexpr Index kBlock = 512;
   alignas(64) float v[kBlock];
   for (Index b = 0; b < count; b += kBlock) {
@@ -64,8 +100,8 @@ void decay_state(float* s, Index count, std::int64_t steps, float factor, float 
     }
     std::copy(v, v + m, s + b);
   }
-#endif
 }
+#endif
 
 }  // namespace
 
@@ -166,19 +202,34 @@ bool Optimizer::zero_steps_keep_params(const float* params, Index offset, Index 
   // state must be finite and >= 0, -0 included: above 0x7F7FFFFF are inf,
   // NaN and every value with its sign bit set.
 #ifdef __AVX512F__
-  const __m512i exponent_bits = _mm512_set1_epi32(0x7F800000), largest = _mm512_set1_epi32(0x7F7FFFFF),
-                minus_zero = _mm512_set1_epi32(int(0x80000000u));
-  __mmask16 rejected = 0;
-  for (Index i = 0; i < count; i += 16) {
-    const __mmask16 lanes = count - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (count - i)) - 1);
-    const __m512i p = _mm512_maskz_loadu_epi32(lanes, params + i), s = _mm512_maskz_loadu_epi32(lanes, state0 + i);
-    const __m512i exponent = _mm512_and_si512(p, exponent_bits);
-    const __mmask16 param_changes =
-        _mm512_test_epi32_mask(p, p) & (_mm512_testn_epi32_mask(exponent, exponent) |
-                                         _mm512_cmpeq_epi32_mask(exponent, exponent_bits));
-    const __mmask16 state_outside = _mm512_cmpgt_epu32_mask(s, largest) & _mm512_cmpneq_epi32_mask(s, minus_zero);
-    rejected |= param_changes | state_outside;
+  // Each test is a range of the bits, so a running minimum and maximum per
+  // lane take the place of compares (half the time of testing every vector).
+  // rol(p, 1) moves the sign to bit 0: +0 -> 0, normal floats of either sign
+  // -> [0x01000000, 0xFEFFFFFF], -0 and subnormals -> [1, 0x00FFFFFF],
+  // infinities and NaNs -> [0xFF000000, 0xFFFFFFFF].
+  // s ^ sign: -0 -> 0, +0 up to FLT_MAX -> [0x80000000, 0xFF7FFFFF],
+  // negative values -> [1, 0x7FFFFFFF], +inf and NaNs -> [0xFF800000, ...].
+  // In both, x - 1 (wrapping) sends the one good value at 0 to the top.
+  const __m512i one = _mm512_set1_epi32(1), sign = _mm512_set1_epi32(int(0x80000000u));
+  __m512i p_low = _mm512_set1_epi32(-1), p_high = _mm512_setzero_si512();
+  __m512i s_low = _mm512_set1_epi32(-1), s_high = _mm512_setzero_si512();
+  auto take = [&](__m512i p, __m512i s) {
+    const __m512i rotated = _mm512_rol_epi32(p, 1), flipped = _mm512_xor_si512(s, sign);
+    p_low = _mm512_min_epu32(p_low, _mm512_sub_epi32(rotated, one));
+    p_high = _mm512_max_epu32(p_high, rotated);
+    s_low = _mm512_min_epu32(s_low, _mm512_sub_epi32(flipped, one));
+    s_high = _mm512_max_epu32(s_high, flipped);
+  };
+  Index i = 0;
+  for (; i + 16 <= count; i += 16) take(_mm512_loadu_si512(params + i), _mm512_loadu_si512(state0 + i));
+  if (i < count) {  // the tail's missing lanes read +0, which passes both tests
+    const __mmask16 lanes = __mmask16((1u << (count - i)) - 1);
+    take(_mm512_maskz_loadu_epi32(lanes, params + i), _mm512_maskz_loadu_epi32(lanes, state0 + i));
   }
+  const __mmask16 rejected = _mm512_cmplt_epu32_mask(p_low, _mm512_set1_epi32(0x00FFFFFF)) |
+                             _mm512_cmpge_epu32_mask(p_high, _mm512_set1_epi32(int(0xFF000000u))) |
+                             _mm512_cmplt_epu32_mask(s_low, _mm512_set1_epi32(0x7FFFFFFF)) |
+                             _mm512_cmpge_epu32_mask(s_high, _mm512_set1_epi32(int(0xFF800000u)));
   return rejected == 0;
 #else
   std::uint32_t rejected = 0;
