@@ -58,6 +58,20 @@ def test_labels_must_be_integers():
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_the_finite_check_reads_every_block(value):
+    # The check runs block by block (no bool per value held at once): a bad
+    # value in any block, first, middle, last or a short last one, is found.
+    from fastmlp._validation import all_finite
+    x = np.ones((5, 7), np.float32)
+    assert all_finite(x, block=4)
+    for at in range(x.size):
+        bad = x.copy()
+        bad.reshape(-1)[at] = value
+        assert not all_finite(bad, block=4), at
+        assert not all_finite(bad)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_nan_or_inf_in_inputs(value):
     x = X.copy()
     x[3, 2] = value
