@@ -31,6 +31,12 @@ struct CsrMatrix {
 // nonzeros pass max_nonzeros: a denser x is faster through the dense product.
 bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, CsrMatrix& out);
 
+// csr_from_dense on `threads` threads, each over its own rows (rows * t /
+// threads on, as the mini-batch gather splits them, so that a thread reads
+// the rows it has just copied): each counts its rows' nonzeros, one thread
+// turns the counts into positions, then each writes its rows' entries.
+bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, int threads, CsrMatrix& out);
+
 // out = a^T, rows ascending within each of out's rows (a's columns).
 void csr_transpose(const CsrMatrix& a, CsrMatrix& out);
 

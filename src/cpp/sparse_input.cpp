@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "gemm.hpp"
+#include "parallel.hpp"
+
 
 namespace fastmlp {
 
@@ -10,7 +12,9 @@ bool SparseInputProducts::index_chunk(const float* x, Index rows, Index in) {
   indexed_ = nullptr;
   if (!(max_density > 0)) return false;
   const Index max_nonzeros = Index(max_density * double(rows * in));
-  if (!csr_from_dense(x, rows, in, max_nonzeros, rows_)) return false;
+  // From the size where the mini-batch gather takes the threads (train_epoch).
+  const int threads = rows * in >= kParallelMinElements / 2 ? num_threads() : 1;
+  if (!csr_from_dense(x, rows, in, max_nonzeros, threads, rows_)) return false;
   indexed_ = x;
   indexed_rows_ = rows;
   return true;
