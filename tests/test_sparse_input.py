@@ -220,6 +220,34 @@ def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
     assert all(r > 1 for r in runs[1][1][1:])  # after the first step, only some rows
 
 
+@pytest.mark.parametrize("optimizer", sorted(SGD_FACTORIES) + ["torch maximize"])
+def test_plain_sgd_ranges_shared_between_threads(optimizer):
+    """The references' model at batch 32: the rows that saw a nonzero input
+    hold enough values for the update to share them between two threads as
+    one run (Network::update_ranges). Same bits as the full pass."""
+    fastmlp.set_num_threads(2)
+    factories = {**SGD_FACTORIES, "torch maximize": lambda: fastmlp.optim.SGD(lr=0.05, maximize=True)}
+    rng = np.random.default_rng(12)
+    batches = np.zeros((5, 32, 784), np.float32)
+    for x in batches:
+        for row in x:  # a band of the image, so that some rows stay dark in the whole batch
+            row[rng.choice(np.arange(150, 650), 150, replace=False)] = rng.random(150)
+    runs = []
+    for density in (0.0, 1.0):
+        model = fastmlp.Sequential([Dense(300, activation="relu"), Dense(100, activation="relu"),
+                                    Dense(10, activation="softmax")], input_dim=784, seed=0)
+        model.compile(optimizer=factories[optimizer](), loss="sparse_categorical_crossentropy")
+        model.sparse_input_max_density = density
+        ranges = []
+        for step, x in enumerate(batches):
+            model.train_on_batch(x, labels(32, seed=step))
+            ranges.append(model._network.last_update_ranges)
+        runs.append((model.weights.copy(), ranges))
+    assert_same(runs[0][0], runs[1][0])
+    assert runs[0][1] == [0] * 5
+    assert all(r >= 1 for r in runs[1][1][1:])
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad",
                                        fastmlp.optim.keras.SGD(momentum=0.9),
                                        fastmlp.optim.keras.SGD(global_clipnorm=1.0)])
