@@ -192,6 +192,24 @@ SGD_FACTORIES = {
 }
 
 
+def dense_and_sparse_runs(factory, layers, batches):
+    """The same training with the sparse path off (density 0: every row of the
+    first layer updated) and on: each run's weights and the ranges its
+    update visited, step by step (0: the whole buffer)."""
+    runs = []
+    for density in (0.0, 1.0):
+        model = fastmlp.Sequential([Dense(units, activation=activation) for units, activation in layers],
+                                   input_dim=784, seed=0)
+        model.compile(optimizer=factory(), loss="sparse_categorical_crossentropy")
+        model.sparse_input_max_density = density
+        ranges = []
+        for step, x in enumerate(batches):
+            model.train_on_batch(x, labels(len(x), seed=step))
+            ranges.append(model._network.last_update_ranges)
+        runs.append((model.weights.copy(), ranges))
+    return runs
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("optimizer", sorted(SGD_FACTORIES))
 def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
@@ -204,20 +222,11 @@ def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
     for x in batches:
         for row in x:
             row[rng.choice(784, 30, replace=False)] = rng.random(30)
-    runs = []
-    for density in (0.0, 1.0):
-        model = fastmlp.Sequential([Dense(64, activation="relu"), Dense(10, activation="softmax")],
-                                   input_dim=784, seed=0)
-        model.compile(optimizer=SGD_FACTORIES[optimizer](), loss="sparse_categorical_crossentropy")
-        model.sparse_input_max_density = density
-        ranges = []
-        for step, x in enumerate(batches):
-            model.train_on_batch(x, labels(2, seed=step))
-            ranges.append(model._network.last_update_ranges)
-        runs.append((model.weights.copy(), ranges))
-    assert_same(runs[0][0], runs[1][0])
-    assert runs[0][1] == [0] * 6  # the dense path updates everything
-    assert all(r > 1 for r in runs[1][1][1:])  # after the first step, only some rows
+    (dense, dense_ranges), (sparse, sparse_ranges) = dense_and_sparse_runs(
+        SGD_FACTORIES[optimizer], [(64, "relu"), (10, "softmax")], batches)
+    assert_same(dense, sparse)
+    assert dense_ranges == [0] * 6  # the dense path updates everything
+    assert all(r > 1 for r in sparse_ranges[1:])  # after the first step, only some rows
 
 
 @pytest.mark.parametrize("optimizer", sorted(SGD_FACTORIES) + ["torch maximize"])
@@ -232,20 +241,11 @@ def test_plain_sgd_ranges_shared_between_threads(optimizer):
     for x in batches:
         for row in x:  # a band of the image, so that some rows stay dark in the whole batch
             row[rng.choice(np.arange(150, 650), 150, replace=False)] = rng.random(150)
-    runs = []
-    for density in (0.0, 1.0):
-        model = fastmlp.Sequential([Dense(300, activation="relu"), Dense(100, activation="relu"),
-                                    Dense(10, activation="softmax")], input_dim=784, seed=0)
-        model.compile(optimizer=factories[optimizer](), loss="sparse_categorical_crossentropy")
-        model.sparse_input_max_density = density
-        ranges = []
-        for step, x in enumerate(batches):
-            model.train_on_batch(x, labels(32, seed=step))
-            ranges.append(model._network.last_update_ranges)
-        runs.append((model.weights.copy(), ranges))
-    assert_same(runs[0][0], runs[1][0])
-    assert runs[0][1] == [0] * 5
-    assert all(r >= 1 for r in runs[1][1][1:])
+    (dense, dense_ranges), (sparse, sparse_ranges) = dense_and_sparse_runs(
+        factories[optimizer], [(300, "relu"), (100, "relu"), (10, "softmax")], batches)
+    assert_same(dense, sparse)
+    assert dense_ranges == [0] * 5
+    assert all(r >= 1 for r in sparse_ranges[1:])
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad",
