@@ -59,6 +59,28 @@ def test_transposed_b_gives_the_bits_of_its_transposed_copy(shape):
     np.testing.assert_array_equal(packed, plain)
 
 
+@pytest.mark.skipif(fastmlp.build_info()["gemm"] != "avx512", reason="Eigen's product is not fastmlp's")
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("N, K", [(100, 300), (300, 784), (700, 129), (17, 5), (321, 40)])
+def test_a_single_row_gives_the_bits_of_the_tiled_product(N, K, accumulate, ta, threads):
+    # One row takes its own kernel (up to 20 column vectors at once, split
+    # into even chunks); each column's multiply-adds run in the same order of
+    # k as in the tiles, so the row has the bits it has inside a 2-row product.
+    fastmlp.set_num_threads(threads)
+    try:
+        a, b = operands(2, N, K, ta, False, seed=4)
+        c = np.random.default_rng(5).standard_normal((2, N)).astype(np.float32)
+        both = c.copy()
+        _core.matmul(a, b, both, ta, False, accumulate=accumulate)
+        row = c[:1].copy()
+        _core.matmul(np.ascontiguousarray(a[:, :1] if ta else a[:1]), b, row, ta, False, accumulate=accumulate)
+        np.testing.assert_array_equal(row[0].view(np.uint32), both[0].view(np.uint32))
+    finally:
+        fastmlp.set_num_threads(2)
+
+
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
 @pytest.mark.parametrize("shape", [(37, 301, 129), (1, 700, 129)])  # one row: dot products with B^T

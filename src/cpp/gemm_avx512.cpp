@@ -167,6 +167,51 @@ void row_times_transposed(const float* a, const float* B, Index ldb, Index K, fl
   }
 }
 
+// A single row times B: c[0, 16 V) (the last vector masked by `last`) =
+// (c or 0) + sum over k of a[k] B[k][0, 16 V), each column's multiply-adds in
+// order of k, as tile_kernel chains them (so the same bits). With up to 20
+// vectors of columns at once: a 1-row tile of 3 vectors waits on the
+// multiply-add's latency at every k.
+template <int V>
+void single_row_times(const float* a, Index a_col, Index K, const float* B, Index ldb, float* c, __mmask16 last,
+                      bool accumulate) {
+  __m512 acc[V];
+#pragma GCC unroll 20
+  for (int v = 0; v < V; ++v)
+    acc[v] = accumulate ? _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), c + 16 * v) : _mm512_setzero_ps();
+  for (Index k = 0; k < K; ++k) {
+    const __m512 s = _mm512_set1_ps(a[k * a_col]);
+    const float* brow = B + k * ldb;
+#pragma GCC unroll 20
+    for (int v = 0; v < V; ++v)
+      acc[v] = _mm512_fmadd_ps(s, v == V - 1 ? _mm512_maskz_loadu_ps(last, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v),
+                               acc[v]);
+  }
+#pragma GCC unroll 20
+  for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(c + 16 * v, v == V - 1 ? last : __mmask16(0xFFFF), acc[v]);
+}
+
+constexpr int kSingleRowVectors = 20;
+using SingleRowFn = void (*)(const float*, Index, Index, const float*, Index, float*, __mmask16, bool);
+template <int... V>
+constexpr std::array<SingleRowFn, sizeof...(V)> single_row_kernels(std::integer_sequence<int, V...>) {
+  return {&single_row_times<V + 1>...};
+}
+
+// Columns [j_begin, j_end) of a single row's product, in even chunks of up
+// to kSingleRowVectors vectors.
+void single_row_block(const float* a, Index a_col, Index K, const float* B, Index ldb, float* c, bool accumulate,
+                      Index N, Index v_begin, Index v_end) {
+  static constexpr auto kernels = single_row_kernels(std::make_integer_sequence<int, kSingleRowVectors>{});
+  const Index vectors = v_end - v_begin, chunks = (vectors + kSingleRowVectors - 1) / kSingleRowVectors;
+  for (Index i = 0; i < chunks; ++i) {
+    const Index from = v_begin + vectors * i / chunks, to = v_begin + vectors * (i + 1) / chunks;
+    const Index j0 = 16 * from, width = std::min(N, 16 * to) - j0;
+    const __mmask16 last = __mmask16((1u << (width - 16 * (to - from - 1))) - 1);
+    kernels[to - from - 1](a, a_col, K, B + j0, ldb, c + j0, last, accumulate);
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -224,6 +269,16 @@ void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index ld
   if (M == 1 && tb) {  // packing B^T would cost more than the product: dot products instead
     const int threads = N * K >= kParallelMinMacs ? int(std::min<Index>(num_threads(), N)) : 1;
     auto share = [&](Index t, Index nt) { row_times_transposed(A, B, ldb, K, C, accumulate, N * t / nt, N * (t + 1) / nt); };
+    run_shares(threads, share);
+    return;
+  }
+  if (M == 1) {  // one row: as many column vectors at once as registers allow
+    const Index vectors = (N + 15) / 16, a_col = ta ? lda : 1;
+    const int threads = N * K >= kParallelMinMacs ? int(std::min<Index>(num_threads(), vectors)) : 1;
+    auto share = [&](Index t, Index nt) {
+      const Index v0 = vectors * t / nt, v1 = vectors * (t + 1) / nt;
+      if (v0 < v1) single_row_block(A, a_col, K, B, ldb, C, accumulate, N, v0, v1);
+    };
     run_shares(threads, share);
     return;
   }
