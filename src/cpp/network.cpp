@@ -335,13 +335,11 @@ std::size_t Network::nonzero_gradient_ranges() {
     skip_ranges_.back().end = num_params();
   else
     skip_ranges_.push_back({rest, num_params()});
-  // Worth it whenever some stretch is left out: the ranges are shared out
-  // between the threads as one run of values (update_ranges).
+  // Worth it whenever some stretch is left out: step_ranges shares the
+  // ranges out between the threads as one run of values.
   Index covered = 0;
   for (const Optimizer::Range& r : skip_ranges_) covered += r.end - r.begin;
-  ranges_covered_ = covered;
-  const bool pays = covered < num_params();
-  return pays ? skip_ranges_.size() : 0;
+  return covered < num_params() ? skip_ranges_.size() : 0;
 }
 
 void Network::apply_optimizer() {
@@ -354,43 +352,11 @@ void Network::apply_optimizer() {
     for (Span& s : tensor_spans_) s.shared_params = shared;
     optimizer_->step(tensor_spans_.data(), tensor_spans_.size());
   } else if ((last_update_ranges_ = nonzero_gradient_ranges()) > 0) {
-    update_ranges(last_update_ranges_);
+    optimizer_->step_ranges(params_.data(), grads_.data(), num_params(), skip_ranges_.data(), last_update_ranges_);
   } else {
     const Span whole{params_.data(), grads_.data(), num_params(), shared};
     optimizer_->step(&whole, 1);
   }
-}
-
-// Plain SGD over the first `count` of skip_ranges_ (the rest of the buffer has
-// zero gradients, which leave plain SGD's weights as they are). On several
-// threads the ranges are one run of values cut into equal parts, each applied
-// as the caller's own step (begin_direct_step) in pieces short enough to stay
-// on their thread: the same rule on the same values, so the same bits as
-// Optimizer::step_ranges, whose ranges run one after another.
-void Network::update_ranges(std::size_t count) {
-  const int threads = ranges_covered_ >= kParallelMinElements ? num_threads() : 1;
-  if (threads == 1) {
-    optimizer_->step_ranges(params_.data(), grads_.data(), num_params(), skip_ranges_.data(), count);
-    return;
-  }
-  const GradientTransform transform = optimizer_->begin_direct_step(num_params()).first;
-  constexpr Index kPart = kParallelMinElements / 2;  // below fused_loop's threshold for threads
-  auto share = [&](Index t, Index nt) {
-    const Index from = ranges_covered_ * t / nt, to = ranges_covered_ * (t + 1) / nt;
-    Index seen = 0;  // values of the ranges before range i
-    for (std::size_t i = 0; i < count && seen < to; ++i) {
-      const Optimizer::Range& r = skip_ranges_[i];
-      const Index size = r.end - r.begin;
-      const Index b = r.begin + std::max<Index>(0, from - seen), e = r.begin + std::min(size, to - seen);
-      for (Index at = b; at < e; at += kPart) {
-        const Index piece = std::min(kPart, e - at);
-        optimizer_->update_piece({params_.data() + at, grads_.data() + at, piece}, at, transform);
-      }
-      seen += size;
-    }
-  };
-  run_shares(threads, share);
-  optimizer_->end_direct_step();
 }
 
 Metrics Network::train_step(const float* x, Targets y, Index n) {

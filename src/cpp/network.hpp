@@ -221,8 +221,6 @@ class Network {
   std::vector<Span> tensor_spans_;   // one per parameter tensor, for per-tensor clipping
   std::vector<Optimizer::Range> skip_ranges_;  // reserved for the most a step can need
   std::size_t last_update_ranges_ = 0;
-  Index ranges_covered_ = 0;  // values in skip_ranges_
-  void update_ranges(std::size_t count);
   bool all_dense_ = true;
   bool last_step_direct_ = false;
   bool grads_read_ = false;

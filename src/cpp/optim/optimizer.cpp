@@ -259,10 +259,26 @@ void Optimizer::step_ranges(float* params, const float* grads, Index n, const Ra
   const std::int64_t t = iterations + 1;
   prepare(t);
   const GradientTransform base = base_transform();  // no decay or norm clipping here
-  for (std::size_t i = 0; i < count; ++i) {
-    const Range& r = ranges[i];
-    update({params + r.begin, grads + r.begin, r.end - r.begin}, r.begin, base);
-  }
+  Index covered = 0;
+  for (std::size_t i = 0; i < count; ++i) covered += ranges[i].end - ranges[i].begin;
+  // The ranges as one run of values cut into equal parts, one per thread (a
+  // range alone is mostly too short for threads: at batch 32 the first
+  // layer's rows of lit pixels come in runs of a few rows), each part in
+  // pieces below the size where a loop starts threads of its own. The same
+  // rule on the same values, so the same bits on any thread count.
+  constexpr Index kPiece = kParallelMinElements / 2;
+  auto share = [&](Index th, Index nt) {
+    const Index from = covered * th / nt, to = covered * (th + 1) / nt;
+    Index seen = 0;  // values in the ranges before range i
+    for (std::size_t i = 0; i < count && seen < to; ++i) {
+      const Index size = ranges[i].end - ranges[i].begin;
+      const Index b = ranges[i].begin + std::max<Index>(0, from - seen), e = ranges[i].begin + std::min(size, to - seen);
+      for (Index at = b; at < e; at += kPiece)
+        update({params + at, grads + at, std::min(kPiece, e - at)}, at, base);
+      seen += size;
+    }
+  };
+  run_shares(covered >= kParallelMinElements ? num_threads() : 1, share);
   finish(t);
   ++iterations;
 }
