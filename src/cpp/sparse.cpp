@@ -120,37 +120,64 @@ void CsrMatrix::reserve(Index r, Index c) {
   }
 }
 
+namespace {
+
+// Row `row`'s nonzeros as (column, value) entries from index[0], value[0]
+// on; returns how many. Each vector's nonzeros are compressed to the front:
+// with `exact`, only those lanes are stored (the entries after them belong to
+// another thread); otherwise all 16, and the next store overwrites the
+// unused ones (hence kSlack).
+template <bool exact>
+Index compress_row(const float* row, Index cols, std::int32_t* index, float* value) {
+  Index n = 0;
+#ifdef __AVX512F__
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (Index j = 0; j < cols; j += 16) {
+    const __mmask16 in = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(in, row + j);
+    const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    const int found = _mm_popcnt_u32(nz);
+    const __mmask16 put = exact ? __mmask16((1u << found) - 1) : __mmask16(0xFFFF);
+    _mm512_mask_storeu_ps(value + n, put, _mm512_maskz_compress_ps(nz, v));
+    _mm512_mask_storeu_epi32(index + n, put,
+                             _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(lanes, _mm512_set1_epi32(int(j)))));
+    n += found;
+  }
+#else
+  for (Index j = 0; j < cols; ++j) {
+    if (row[j] != 0.0f) {
+      index[n] = std::int32_t(j);
+      value[n++] = row[j];
+    }
+  }
+#endif
+  return n;
+}
+
+// How many of the row's values are nonzero.
+Index count_nonzeros(const float* row, Index cols) {
+  Index n = 0;
+#ifdef __AVX512F__
+  for (Index j = 0; j < cols; j += 16) {
+    const __mmask16 in = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
+    n += _mm_popcnt_u32(_mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, row + j), _mm512_setzero_ps(), _CMP_NEQ_UQ));
+  }
+#else
+  for (Index j = 0; j < cols; ++j) n += row[j] != 0.0f;
+#endif
+  return n;
+}
+
+}  // namespace
+
 bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, CsrMatrix& out) {
   out.reserve(rows, cols);
   out.rows = rows;
   out.cols = cols;
-  std::int32_t* index = out.index.data();
-  float* value = out.value.data();
   Index n = 0;
   out.start[0] = 0;
   for (Index r = 0; r < rows; ++r) {
-    const float* row = x + r * cols;
-    Index j = 0;
-#ifdef __AVX512F__
-    // Compress each vector's nonzeros to the front and store all 16 lanes;
-    // the next store overwrites the unused ones (hence kSlack).
-    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (; j < cols; j += 16) {
-      const __mmask16 in = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
-      const __m512 v = _mm512_maskz_loadu_ps(in, row + j);
-      const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-      _mm512_storeu_ps(value + n, _mm512_maskz_compress_ps(nz, v));
-      _mm512_storeu_si512(index + n, _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(lanes, _mm512_set1_epi32(int(j)))));
-      n += _mm_popcnt_u32(nz);
-    }
-#else
-    for (; j < cols; ++j) {
-      if (row[j] != 0.0f) {
-        index[n] = std::int32_t(j);
-        value[n++] = row[j];
-      }
-    }
-#endif
+    n += compress_row<false>(x + r * cols, cols, out.index.data() + n, out.value.data() + n);
     out.start[r + 1] = std::int32_t(n);
     if (n > max_nonzeros) return false;
   }
@@ -166,20 +193,7 @@ bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, 
   bool fits = true;
   auto build = [&](Index t, Index nt) {
     const Index r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-    for (Index r = r0; r < r1; ++r) {  // nonzeros per row
-      const float* row = x + r * cols;
-      std::int32_t n = 0;
-#ifdef __AVX512F__
-      for (Index j = 0; j < cols; j += 16) {
-        const __mmask16 in = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
-        n += std::int32_t(_mm_popcnt_u32(_mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, row + j),
-                                                                 _mm512_setzero_ps(), _CMP_NEQ_UQ)));
-      }
-#else
-      for (Index j = 0; j < cols; ++j) n += row[j] != 0.0f;
-#endif
-      start[r + 1] = n;
-    }
+    for (Index r = r0; r < r1; ++r) start[r + 1] = std::int32_t(count_nonzeros(x + r * cols, cols));
 #pragma omp barrier
 #pragma omp single
     {
@@ -188,34 +202,8 @@ bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, 
       fits = start[rows] <= max_nonzeros;
     }
     if (!fits) return;
-    std::int32_t* index = out.index.data();
-    float* value = out.value.data();
-    for (Index r = r0; r < r1; ++r) {
-      const float* row = x + r * cols;
-      Index n = start[r];
-#ifdef __AVX512F__
-      // Stores of exactly the nonzeros: the next thread's rows follow.
-      const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-      for (Index j = 0; j < cols; j += 16) {
-        const __mmask16 in = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(in, row + j);
-        const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        const int found = _mm_popcnt_u32(nz);
-        const __mmask16 put = __mmask16((1u << found) - 1);
-        _mm512_mask_storeu_ps(value + n, put, _mm512_maskz_compress_ps(nz, v));
-        _mm512_mask_storeu_epi32(index + n, put,
-                                 _mm512_maskz_compress_epi32(nz, _mm512_add_epi32(lanes, _mm512_set1_epi32(int(j)))));
-        n += found;
-      }
-#else
-      for (Index j = 0; j < cols; ++j) {
-        if (row[j] != 0.0f) {
-          index[n] = std::int32_t(j);
-          value[n++] = row[j];
-        }
-      }
-#endif
-    }
+    for (Index r = r0; r < r1; ++r)
+      compress_row<true>(x + r * cols, cols, out.index.data() + start[r], out.value.data() + start[r]);
   };
   run_shares(threads, build);
   return fits;

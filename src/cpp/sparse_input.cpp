@@ -5,7 +5,6 @@
 #include "gemm.hpp"
 #include "parallel.hpp"
 
-
 namespace fastmlp {
 
 bool SparseInputProducts::index_chunk(const float* x, Index rows, Index in) {
