@@ -233,7 +233,7 @@ def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
 def test_plain_sgd_ranges_shared_between_threads(optimizer):
     """The references' model at batch 32: the rows that saw a nonzero input
     hold enough values for the update to share them between two threads as
-    one run (Network::update_ranges). Same bits as the full pass."""
+    one run (Optimizer::step_ranges). Same bits as the full pass."""
     fastmlp.set_num_threads(2)
     factories = {**SGD_FACTORIES, "torch maximize": lambda: fastmlp.optim.SGD(lr=0.05, maximize=True)}
     rng = np.random.default_rng(12)
