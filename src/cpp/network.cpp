@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <cstring>
+#include <exception>
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "batchnorm.hpp"
 #include "dense.hpp"
@@ -364,6 +367,8 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   if (!optimizer_) throw std::logic_error("set an optimizer before training");
   if (n < 1) throw std::invalid_argument("a batch needs at least one row");
   reserve(n);
+  last_step_overlapped_ = direct_step_applies(n) && overlapped_step_applies(x);
+  if (last_step_overlapped_) return overlapped_direct_step(x, y);
   forward(x, n, /*training=*/true);
   Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
   m.loss_sum += regularization_penalty() * double(n);  // at the weights the loss was measured with
@@ -385,6 +390,24 @@ bool Network::direct_step_applies(Index n) const {
 void Network::backward_direct(const float* x) {
   const auto [transform, lr] = optimizer_->begin_direct_step(num_params());
   const bool plain_sgd = optimizer_->skips_zero_gradients();
+  backward_single_row(x, transform, lr, plain_sgd);
+  if (!plain_sgd) {
+    StepProfile::Scope scope(profile_, Phase::Optimizer);
+    // Zero pixels give +0 rows only where backward would have taken the sparse product.
+    const bool zero_rows_known = sparse_input_.last_sparse_rows() > 0;
+    const bool defer = zero_rows_known && zero_steps_deferrable();
+    if (!defer) stop_deferring();
+    plan_update(zero_rows_known ? pending_in_.data() : nullptr, defer);
+    update_in_pieces(transform, defer);
+  } else {
+    stop_deferring();
+  }
+  optimizer_->end_direct_step();
+  last_update_ranges_ = 0;
+  grads_pending_ = true;
+}
+
+void Network::backward_single_row(const float* x, const GradientTransform& transform, float lr, bool plain_sgd) {
   for (Index l = num_layers() - 1; l >= 0; --l) {
     Layer& layer = layers_[l];
     const Index in = layer.in, K = layer.out;
@@ -409,20 +432,108 @@ void Network::backward_direct(const float* x) {
       std::swap(delta_, delta_next_);
     }
   }
-  if (!plain_sgd) {
-    StepProfile::Scope scope(profile_, Phase::Optimizer);
-    // Zero pixels give +0 rows only where backward would have taken the sparse product.
-    const bool zero_rows_known = sparse_input_.last_sparse_rows() > 0;
-    const bool defer = zero_rows_known && zero_steps_deferrable();
-    if (!defer) stop_deferring();
-    plan_update(zero_rows_known ? pending_in_.data() : nullptr, defer);
-    update_in_pieces(transform, defer);
-  } else {
-    stop_deferring();
+}
+
+bool Network::overlapped_step_applies(const float* x) const {
+  const Layer& first = layers_.front();
+  return num_threads() > 1 && first.spec.kind == LayerKind::Dense && !optimizer_->skips_zero_gradients() &&
+         !zero_steps_deferrable() && sparse_input_.takes_sparse_product(x, 1, first.in);
+}
+
+Metrics Network::overlapped_direct_step(const float* x, Targets y) {
+  last_step_direct_ = true;
+  const auto [transform, lr] = optimizer_->begin_direct_step(num_params());
+  stop_deferring();
+  // The pieces of at most kPiece values: first those of the first layer's
+  // kernel rows of zero inputs (whose gradient is +0 whatever the passes
+  // find), then those of its other rows, then the other tensors.
+  const Layer& first = layers_.front();
+  const Index out = first.out;
+  pieces_.clear();
+  auto add_pieces = [&](Index l, Index begin, Index end) {
+    for (Index b = begin; b < end; b += kPiece) pieces_.push_back({l, b, std::min(end, b + kPiece), 0});
+  };
+  auto add_rows = [&](bool zero) {
+    for (Index k = 0; k < first.in;) {
+      Index end = k;
+      while (end < first.in && (x[end] == 0.0f) == zero) ++end;
+      add_pieces(0, k * out, end * out);
+      k = std::max(end, k + 1);
+    }
+  };
+  add_rows(true);
+  zero_pieces_ = Index(pieces_.size());
+  add_rows(false);
+  for (Index l = 0; l < num_layers(); ++l) add_pieces(l, l == 0 ? first.in * out : 0, layers_[l].param_count);
+  const Index all_pieces = Index(pieces_.size());
+  alignas(64) static const float zeros[kPiece] = {};
+  // Thread 0 takes each queue from its front, the others from its back, so
+  // that a row tends to stay with one core from step to step.
+  TwoEndedQueue zero_queue(0, zero_pieces_), rest_queue(zero_pieces_, all_pieces);
+  std::atomic<bool> ready{false};
+  Metrics metrics;
+  std::exception_ptr error;
+  // Piece i's update; the +0 gradient of a zero row needs no forming.
+  auto update = [&](Index i, bool shared) {
+    alignas(64) thread_local float g[kPiece];
+    const Piece& piece = pieces_[i];
+    const Layer& layer = layers_[piece.layer];
+    const Index offset = layer.param_offset + piece.begin, size = piece.end - piece.begin;
+    const float* grads = zeros;
+    if (i >= zero_pieces_) {
+      single_row_gradient(pending_in_.data() + layer.pending_in_offset, pending_dy_.data() + layer.pending_dy_offset,
+                          layer.in, layer.out, piece.begin, piece.end, piece.layer == 0, g);
+      grads = g;
+    }
+    optimizer_->update_piece({params_.data() + offset, grads, size, shared}, offset, transform);
+  };
+  // Claims pieces from one end of a queue until it is empty.
+  auto drain = [&](TwoEndedQueue& queue, bool front, bool shared) {
+    for (Index i; queue.take(front, i);) update(i, shared);
+  };
+#pragma omp parallel num_threads(num_threads())
+  {
+    if (omp_get_thread_num() == 0) {
+      try {
+        forward(x, 1, /*training=*/true);
+        metrics = loss_and_output_grad(y, 1, /*with_grad=*/true);
+        backward_single_row(x, transform, lr, /*plain_sgd=*/false);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      ready.store(true, std::memory_order_release);
+      if (!error) {
+        StepProfile::Scope scope(profile_, Phase::Optimizer);
+        drain(rest_queue, /*front=*/true, /*shared=*/false);
+        drain(zero_queue, true, false);
+      }
+    } else {
+      // Zero rows while thread 0 runs the passes (they read none of them).
+      for (Index i; !ready.load(std::memory_order_acquire);) {
+        if (zero_queue.take(/*front=*/false, i)) {
+          update(i, false);
+        } else {
+          // Nothing left to do before the gradients: wait, and give the
+          // core up now and then in case thread 0 needs it.
+          for (int spins = 1; !ready.load(std::memory_order_acquire); ++spins) {
+            if (spins % 1024 == 0)
+              std::this_thread::yield();
+            else
+              cpu_relax();
+          }
+        }
+      }
+      if (!error) {
+        drain(zero_queue, false, false);
+        drain(rest_queue, false, /*shared=*/true);
+      }
+    }
   }
+  if (error) std::rethrow_exception(error);
   optimizer_->end_direct_step();
   last_update_ranges_ = 0;
   grads_pending_ = true;
+  return metrics;
 }
 
 bool Network::zero_steps_deferrable() const {

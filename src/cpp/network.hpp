@@ -133,6 +133,9 @@ class Network {
   // Whether the last train_step applied its update as it formed the gradients,
   // storing none (direct_step_applies).
   bool last_step_direct() const { return last_step_direct_; }
+  // Whether that direct step also updated the first layer's zero-input rows
+  // during its forward and backward passes (overlapped_direct_step).
+  bool last_step_overlapped() const { return last_step_overlapped_; }
 
   // Inside train_epoch, on direct steps (batch 1) under rules where a zero
   // gradient only decays the state (Optimizer::defers_zero_steps), the first
@@ -178,6 +181,17 @@ class Network {
   // are kept and the gradients are formed on demand.
   bool direct_step_applies(Index n) const;
   void backward_direct(const float* x);
+  // dx through the layers for a single row, keeping each layer's input row
+  // and dL/dz row (pending_in_, pending_dy_); plain SGD also updates there.
+  void backward_single_row(const float* x, const GradientTransform& transform, float lr, bool plain_sgd);
+  // A direct step whose first-layer rows of zero inputs (gradient +0, known
+  // from x alone) are updated by the other threads while thread 0 runs the
+  // forward and backward passes; then every thread takes the remaining
+  // pieces. Each value gets the same update as in backward_direct, so the
+  // same bits. Where: more than one thread, rules that do not defer zero
+  // steps (Adam, momentum: every weight moves every step), x sparse.
+  bool overlapped_step_applies(const float* x) const;
+  Metrics overlapped_direct_step(const float* x, Targets y);
   // A direct step's update (other than plain SGD's): pieces of at most
   // kPiece values within one layer, their gradient formed in L1 and handed
   // to Optimizer::update_piece, the pieces shared out between the threads.
@@ -223,6 +237,7 @@ class Network {
   std::size_t last_update_ranges_ = 0;
   bool all_dense_ = true;
   bool last_step_direct_ = false;
+  bool last_step_overlapped_ = false;
   bool grads_read_ = false;
   bool grads_pending_ = false;                   // grads_ lags behind a direct step
   AlignedVector<float> pending_in_, pending_dy_;  // per Dense layer: its input row, its dL/dz row
@@ -231,6 +246,7 @@ class Network {
     Index start;              // values in the pieces before it
   };
   std::vector<Piece> pieces_;  // reserved for the most a step can need
+  Index zero_pieces_ = 0;      // overlapped_direct_step: pieces_[0, zero_pieces_) have a +0 gradient
   BalancedShares update_shares_;  // of the pieces, between the threads
   Index piece_values_ = 0;
   // Per first-layer kernel row: the steps deferred, and whether its values

@@ -154,7 +154,8 @@ Index compress_row(const float* row, Index cols, std::int32_t* index, float* val
   return n;
 }
 
-// How many of the row's values are nonzero.
+}  // namespace
+
 Index count_nonzeros(const float* row, Index cols) {
   Index n = 0;
 #ifdef __AVX512F__
@@ -167,6 +168,8 @@ Index count_nonzeros(const float* row, Index cols) {
 #endif
   return n;
 }
+
+namespace {
 
 }  // namespace
 

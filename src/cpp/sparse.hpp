@@ -27,6 +27,9 @@ struct CsrMatrix {
   void reserve(Index rows, Index cols);
 };
 
+// How many of the row's values are nonzero (NaN counts, -0 does not), as csr_from_dense counts them.
+Index count_nonzeros(const float* row, Index cols);
+
 // x (rows, cols), row-major, to CSR. Gives up, returning false, once the
 // nonzeros pass max_nonzeros: a denser x is faster through the dense product.
 bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, CsrMatrix& out);

@@ -19,6 +19,13 @@ bool SparseInputProducts::index_chunk(const float* x, Index rows, Index in) {
   return true;
 }
 
+bool SparseInputProducts::takes_sparse_product(const float* x, Index rows, Index in) const {
+  if (!(max_density > 0) || rows > kChunkRows) return false;
+  Index nonzeros = 0;
+  for (Index r = 0; r < rows; ++r) nonzeros += count_nonzeros(x + r * in, in);
+  return nonzeros <= Index(max_density * double(rows * in));
+}
+
 void SparseInputProducts::forward(const float* x, const float* W, float* y, Index n, Index in, Index out) {
   last_sparse_rows_ = 0;
   for (Index r0 = 0; r0 < n; r0 += kChunkRows) {

@@ -22,6 +22,9 @@ class SparseInputProducts {
   void forward(const float* x, const float* W, float* y, Index n, Index in, Index out);
   void backward(const float* x, const float* dy, float* dW, Index n, Index in, Index out);
 
+  // Whether forward(x, ...) on these rows takes the sparse product (one chunk).
+  bool takes_sparse_product(const float* x, Index rows, Index in) const;
+
   // Rows of the last forward call that took the sparse product.
   Index last_sparse_rows() const { return last_sparse_rows_; }
 

@@ -1,0 +1,135 @@
+"""At batch 1 on several threads, under rules whose zero-gradient steps still
+move the weights (Adam, momentum, ...), the first layer's rows of zero inputs
+are updated by the other threads while thread 0 runs the forward and backward
+passes (Network::overlapped_direct_step): their gradient is +0 whatever the
+passes find. Every value must get exactly the update it gets on one thread,
+where the step runs in order; the pieces are claimed from both ends of a queue,
+so which thread updates a row changes from step to step."""
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp.layers import Dense
+from fastmlp.optim import keras as kopt
+import fastmlp.optim as topt
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    threads = fastmlp.get_num_threads()
+    yield
+    fastmlp.set_num_threads(threads)
+
+
+def mnist_like(rows, seed=0):
+    """Rows with 150 of 784 inputs lit, and every tenth row dense (no zero rows to overlap)."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((rows, 784), np.float32)
+    for i, row in enumerate(x):
+        lit = rng.choice(784, 784 if i % 10 == 9 else 150, replace=False)
+        row[lit] = rng.random(lit.size).astype(np.float32) + np.float32(0.01)
+    return x, rng.integers(0, 10, size=rows).astype(np.int32)
+
+
+OPTIMIZERS = {
+    "keras adam": lambda: kopt.Adam(),
+    "keras adam amsgrad": lambda: kopt.Adam(amsgrad=True),
+    "torch adam": lambda: topt.Adam(lr=1e-3),
+    "torch adamw": lambda: topt.AdamW(lr=1e-3, weight_decay=0.1),
+    "keras sgd momentum": lambda: kopt.SGD(learning_rate=0.01, momentum=0.9),
+    "torch sgd nesterov": lambda: topt.SGD(lr=0.01, momentum=0.9, nesterov=True),
+    "keras nadam": lambda: kopt.Nadam(),
+    "torch adamax": lambda: topt.Adamax(lr=1e-3),
+    "keras lion": lambda: kopt.Lion(),
+    "torch rmsprop momentum": lambda: topt.RMSprop(lr=1e-3, momentum=0.5),
+}
+
+
+def trained(make_optimizer, threads, x, y, epochs=2):
+    fastmlp.set_num_threads(threads)
+    m = fastmlp.Sequential([Dense(300, activation="relu"), Dense(100, activation="relu"),
+                            Dense(10, activation="softmax")], input_dim=784, seed=0)
+    m.compile(optimizer=make_optimizer(), loss="sparse_categorical_crossentropy")
+    m.fit(x, y, batch_size=1, epochs=epochs, shuffle=True, verbose=0)
+    state = m.optimizer.state_dict()["state"]
+    arrays = [np.asarray(v).copy() for entry in state for v in entry.values() if isinstance(v, np.ndarray)]
+    return m, m.weights.copy(), arrays
+
+
+def assert_same_bits(a, b):
+    np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_two_threads_overlapped_give_the_bits_of_one_thread(name):
+    x, y = mnist_like(120)
+    one_model, one, one_state = trained(OPTIMIZERS[name], 1, x, y)
+    assert not one_model._network.last_step_overlapped  # one thread: the step runs in order
+    two_model, two, two_state = trained(OPTIMIZERS[name], 2, x, y)
+    assert_same_bits(one, two)
+    assert len(one_state) == len(two_state) > 0
+    for a, b in zip(one_state, two_state):
+        assert_same_bits(a, b)
+    # The last row decides the last step's path: a sparse one overlaps.
+    net = two_model._network
+    two_model.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
+    assert net.last_step_direct and net.last_step_overlapped
+    two_model.fit(x[9:10], y[9:10], batch_size=1, epochs=1, verbose=0)
+    assert net.last_step_direct and not net.last_step_overlapped  # a dense row: no zero rows known
+
+
+def test_overlapped_steps_match_stored_gradients():
+    """Against the path that stores every gradient and then updates (taken once grads are read)."""
+    x, y = mnist_like(60, seed=3)
+    _, direct, direct_state = trained(OPTIMIZERS["keras adam"], 2, x, y, epochs=1)
+    fastmlp.set_num_threads(2)
+    m = fastmlp.Sequential([Dense(300, activation="relu"), Dense(100, activation="relu"),
+                            Dense(10, activation="softmax")], input_dim=784, seed=0)
+    m.compile(optimizer=kopt.Adam(), loss="sparse_categorical_crossentropy")
+    m._network.grads  # reading the gradients makes every later step store them
+    m.fit(x, y, batch_size=1, epochs=1, shuffle=True, verbose=0)
+    assert not m._network.last_step_direct and not m._network.last_step_overlapped
+    assert_same_bits(direct, m.weights)
+    state = m.optimizer.state_dict()["state"]
+    stored_state = [np.asarray(v) for entry in state for v in entry.values() if isinstance(v, np.ndarray)]
+    for a, b in zip(direct_state, stored_state):
+        assert_same_bits(a, b)
+
+
+def test_gradients_read_after_an_overlapped_step():
+    """The gradients of an overlapped step are formed when read, as after any direct step."""
+    x, y = mnist_like(2, seed=5)
+    fastmlp.set_num_threads(2)
+    m = fastmlp.Sequential([Dense(300, activation="relu"), Dense(10, activation="softmax")], input_dim=784, seed=1)
+    m.compile(optimizer=kopt.Adam(), loss="sparse_categorical_crossentropy")
+    before = m.weights.copy()
+    m.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
+    assert m._network.last_step_overlapped
+    grads = np.asarray(m._network.grads).copy()
+    # The first layer's kernel: zero inputs give +0 rows, and Adam's first step
+    # moves every weight with a nonzero gradient by lr (to rounding).
+    kernel = grads[:784 * 300].reshape(784, 300)
+    zero_inputs = x[0] == 0
+    assert np.all(kernel[zero_inputs] == 0) and not np.any(np.signbit(kernel[zero_inputs]))
+    assert np.any(kernel[~zero_inputs] != 0)
+    moved = (m.weights != before)
+    np.testing.assert_array_equal(moved, grads != 0)
+
+
+def test_rows_longer_than_a_piece():
+    """A first layer wider than one piece (4,096 values): rows are cut into pieces."""
+    rng = np.random.default_rng(7)
+    x = np.zeros((30, 40), np.float32)
+    for row in x:
+        row[rng.choice(40, 6, replace=False)] = rng.random(6).astype(np.float32) + np.float32(0.01)
+    y = rng.integers(0, 3, size=30).astype(np.int32)
+    results = []
+    for threads in (1, 2):
+        fastmlp.set_num_threads(threads)
+        m = fastmlp.Sequential([Dense(4100, activation="relu"), Dense(3, activation="softmax")], input_dim=40, seed=2)
+        m.compile(optimizer=kopt.Adam(), loss="sparse_categorical_crossentropy")
+        m.fit(x, y, batch_size=1, epochs=1, shuffle=True, verbose=0)
+        assert m._network.last_step_overlapped == (threads == 2)
+        results.append(m.weights.copy())
+    assert_same_bits(*results)
