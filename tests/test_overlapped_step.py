@@ -15,13 +15,6 @@ from fastmlp.optim import keras as kopt
 import fastmlp.optim as topt
 
 
-@pytest.fixture(autouse=True)
-def restore_threads():
-    threads = fastmlp.get_num_threads()
-    yield
-    fastmlp.set_num_threads(threads)
-
-
 def mnist_like(rows, seed=0):
     """Rows with 150 of 784 inputs lit, and every tenth row dense (no zero rows to overlap)."""
     rng = np.random.default_rng(seed)

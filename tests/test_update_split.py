@@ -13,13 +13,6 @@ import fastmlp
 from fastmlp.layers import Dense
 
 
-@pytest.fixture(autouse=True)
-def restore_threads():
-    threads = fastmlp.get_num_threads()
-    yield
-    fastmlp.set_num_threads(threads)
-
-
 def mnist_like(rows, seed=0):
     rng = np.random.default_rng(seed)
     x = np.zeros((rows, 784), np.float32)
