@@ -126,3 +126,17 @@ def test_rows_longer_than_a_piece():
         assert m._network.last_step_overlapped == (threads == 2)
         results.append(m.weights.copy())
     assert_same_bits(*results)
+
+
+def test_a_small_model_stays_on_one_thread():
+    """Below 32,768 parameters a second thread costs more than it saves: no overlap."""
+    x, y = mnist_like(3)
+    fastmlp.set_num_threads(2)
+    m = fastmlp.Sequential([Dense(30, activation="relu"), Dense(10, activation="softmax")], input_dim=784, seed=0)
+    m.compile(optimizer=kopt.Adam(), loss="sparse_categorical_crossentropy")  # 23,860 parameters
+    m.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
+    assert m._network.last_step_direct and not m._network.last_step_overlapped
+    m = fastmlp.Sequential([Dense(42, activation="relu"), Dense(10, activation="softmax")], input_dim=784, seed=0)
+    m.compile(optimizer=kopt.Adam(), loss="sparse_categorical_crossentropy")  # 33,400 parameters
+    m.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
+    assert m._network.last_step_overlapped

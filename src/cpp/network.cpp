@@ -436,8 +436,10 @@ void Network::backward_single_row(const float* x, const GradientTransform& trans
 
 bool Network::overlapped_step_applies(const float* x) const {
   const Layer& first = layers_.front();
-  return num_threads() > 1 && first.spec.kind == LayerKind::Dense && !optimizer_->skips_zero_gradients() &&
-         !zero_steps_deferrable() && sparse_input_.takes_sparse_product(x, 1, first.in);
+  // As update_in_pieces: below kParallelMinElements values one thread updates faster than two.
+  return num_threads() > 1 && num_params() >= kParallelMinElements && first.spec.kind == LayerKind::Dense &&
+         !optimizer_->skips_zero_gradients() && !zero_steps_deferrable() &&
+         sparse_input_.takes_sparse_product(x, 1, first.in);
 }
 
 Metrics Network::overlapped_direct_step(const float* x, Targets y) {

@@ -188,8 +188,9 @@ class Network {
   // from x alone) are updated by the other threads while thread 0 runs the
   // forward and backward passes; then every thread takes the remaining
   // pieces. Each value gets the same update as in backward_direct, so the
-  // same bits. Where: more than one thread, rules that do not defer zero
-  // steps (Adam, momentum: every weight moves every step), x sparse.
+  // same bits. Where: more than one thread, at least kParallelMinElements
+  // parameters, rules that do not defer zero steps (Adam, momentum: every
+  // weight moves every step), x sparse.
   bool overlapped_step_applies(const float* x) const;
   Metrics overlapped_direct_step(const float* x, Targets y);
   // A direct step's update (other than plain SGD's): pieces of at most
