@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -475,6 +476,8 @@ Metrics Network::overlapped_direct_step(const float* x, Targets y) {
   std::atomic<bool> ready{false};
   Metrics metrics;
   std::exception_ptr error;
+  // The profile's optimizer phase: from the end of thread 0's passes to the end of every thread's update.
+  std::optional<StepProfile::Scope> update_scope;
   // Piece i's update; the +0 gradient of a zero row needs no forming.
   auto update = [&](Index i, bool shared) {
     alignas(64) thread_local float g[kPiece];
@@ -505,7 +508,7 @@ Metrics Network::overlapped_direct_step(const float* x, Targets y) {
       }
       ready.store(true, std::memory_order_release);
       if (!error) {
-        StepProfile::Scope scope(profile_, Phase::Optimizer);
+        update_scope.emplace(profile_, Phase::Optimizer);
         drain(rest_queue, /*front=*/true, /*shared=*/false);
         drain(zero_queue, true, false);
       }
@@ -531,6 +534,7 @@ Metrics Network::overlapped_direct_step(const float* x, Targets y) {
       }
     }
   }
+  update_scope.reset();
   if (error) std::rethrow_exception(error);
   optimizer_->end_direct_step();
   last_update_ranges_ = 0;
