@@ -35,10 +35,10 @@ import time  # noqa: E402
 HERE = paths.HERE
 
 FRAMEWORKS = ("fastmlp", "torch", "jax", "keras", "sklearn")
-QUICK = {"train_images": 2_048, "batch_sizes": [1, 32, 256], "epochs": 2, "batch1_steps": 200,
+QUICK = {"train_images": 2_048, "batch_sizes": [1, 32, 256], "epochs": 2, "epoch_rounds": 1, "batch1_steps": 200,
          "inference_repeats": 3, "ceiling_repeats": 3, "optimizer_budget": 0.1, "scaling_gflop_cap": 2.0,
          "task_timeout": 300.0}
-FULL = {"train_images": 55_000, "batch_sizes": [1, 32, 128, 256], "epochs": 3, "batch1_steps": 5_000,
+FULL = {"train_images": 55_000, "batch_sizes": [1, 32, 128, 256], "epochs": 3, "epoch_rounds": 1, "batch1_steps": 5_000,
         "inference_repeats": 10, "ceiling_repeats": 10, "optimizer_budget": 0.3, "scaling_gflop_cap": 70.0,
         "task_timeout": 3600.0}
 
@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-sizes", type=_ints, default=None,
                    help="epoch section (default 1,32,128,256; quick 1,32,256)")
     p.add_argument("--epochs", type=int, default=None, help="timed epochs after the warm-up (default 3; quick 2)")
+    p.add_argument("--epoch-rounds", type=int, default=None,
+                   help="epoch section: run every configuration this many times over, each framework back to back "
+                        "within a round, and take the median of all the rounds' timed epochs (default 1); on a "
+                        "machine whose speed drifts, each framework then samples several moments")
     p.add_argument("--train-images", type=int, default=None,
                    help="images per epoch, the first of x_train[5000:] (default 55,000; quick 2,048)")
     p.add_argument("--batch1-steps", type=int, default=None,
@@ -103,10 +107,10 @@ def settings_from(args) -> dict:
     from threads import usable_cores
 
     mode = dict(QUICK if args.quick else FULL)
-    for key in ("train_images", "epochs", "batch1_steps", "inference_repeats", "batch_sizes"):
+    for key in ("train_images", "epochs", "epoch_rounds", "batch1_steps", "inference_repeats", "batch_sizes"):
         if getattr(args, key) is not None:
             mode[key] = getattr(args, key)
-    for key in ("train_images", "epochs", "batch1_steps", "inference_repeats"):
+    for key in ("train_images", "epochs", "epoch_rounds", "batch1_steps", "inference_repeats"):
         if mode[key] < 1:
             raise SystemExit(f"run.py: --{key.replace('_', '-')} must be >= 1")
     mode["train_images"] = min(mode["train_images"], 55_000)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,25 @@ def test_quick_run_writes_tables_and_json(mnist_dir, tmp_path):
             assert _positive(row[key]), (row, key)
     full = [r for r in scaling["rows"] if r["batch"] == "full"]
     assert full and full[0]["batch_size"] == full[0]["images_timed"] == 512
+
+
+def test_epoch_rounds_pool_every_rounds_timed_epochs(mnist_dir, tmp_path):
+    """--epoch-rounds 2: each configuration runs twice over, and the figure is the median of both rounds' epochs."""
+    out = tmp_path / "rounds.json"
+    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sections", "epoch",
+               "--frameworks", "fastmlp", "--threads", "1", "--train-images", "256", "--batch1-steps", "32",
+               "--batch-sizes", "1,64", "--optimizers", "sgd", "--epoch-rounds", "2", "--data", str(mnist_dir),
+               "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Median of 2 rounds' 2 timed epochs" in done.stdout
+    epoch = json.loads(out.read_text())["sections"]["epoch"]
+    assert epoch["rounds"] == 2 and len(epoch["rows"]) == 2
+    for row in epoch["rows"]:
+        figures = row["frameworks"]["fastmlp"]
+        assert len(figures["epoch_times"]) == 4 and all(_positive(t) for t in figures["epoch_times"])
+        assert len(figures["warmup_times"]) == 2
+        assert figures["median_seconds"] == statistics.median(figures["epoch_times"])
 
 
 def test_sections_without_mnist_run_without_a_data_folder(tmp_path):

@@ -7,6 +7,8 @@ before the next one starts. Each run builds a fresh model, trains one
 warm-up epoch, then `epochs` timed ones over the same images; the figure is
 the median of the timed epochs, scaled to a 55,000-image epoch when fewer
 images were timed (batch 1: a fixed number of steps; --quick: fewer images).
+With --epoch-rounds R, all of that runs R times over and the median is taken
+over the R rounds' timed epochs together.
 """
 
 from __future__ import annotations
@@ -40,6 +42,23 @@ def summarize(result: dict, images: int, hidden=workload.HIDDEN) -> dict:
     return out
 
 
+def pooled(rounds: list[dict]) -> dict:
+    """One configuration's results over the rounds, per lane: every round's
+    timed epochs together (the first failure or skip stands for the lane)."""
+    out = {}
+    for lane in rounds[0]:
+        results = [r[lane] for r in rounds]
+        bad = next((r for r in results if "epoch_times" not in r), None)
+        if bad is not None or len(results) == 1:
+            out[lane] = bad if bad is not None else results[0]
+            continue
+        merged = dict(results[-1])
+        merged["epoch_times"] = [t for r in results for t in r["epoch_times"]]
+        merged["warmup_times"] = [r.get("warmup_time") for r in results]
+        out[lane] = merged
+    return out
+
+
 def run(ctx) -> dict:
     settings = ctx.settings
     frameworks = settings["frameworks"]
@@ -54,7 +73,12 @@ def run(ctx) -> dict:
     def skip(config, framework):
         return UNSUPPORTED.get((framework, config[0]))
 
-    raw = ctx.interleave(configs, lanes, task, skip, label=lambda c: f"epoch {c[0]} batch {c[1]}")
+    rounds = settings.get("epoch_rounds", 1)
+    raw = [ctx.interleave(configs, lanes, task, skip,
+                          label=lambda c, r=r: f"epoch {c[0]} batch {c[1]}" + (f" (round {r + 1} of {rounds})"
+                                                                                if rounds > 1 else ""))
+           for r in range(rounds)]
+    raw = [pooled([round_[i] for round_ in raw]) for i in range(len(configs))]
     rows = []
     for (optimizer, batch_size), lane_results in zip(configs, raw):
         images = images_for(batch_size, settings)
@@ -72,7 +96,7 @@ def run(ctx) -> dict:
         })
     return {"architecture": workload.architecture(), "reference_images": workload.REFERENCE_IMAGES,
             "gflop_per_epoch": workload.gflop_per_epoch(), "threads": settings["threads"],
-            "timed_epochs": settings["epochs"], "frameworks": frameworks, "rows": rows}
+            "timed_epochs": settings["epochs"], "rounds": rounds, "frameworks": frameworks, "rows": rows}
 
 
 def report(result: dict) -> str:
@@ -101,7 +125,10 @@ def report(result: dict) -> str:
     images = {r["batch_size"]: r["images_timed"] for r in result["rows"]}
     lines = [f"### Seconds per epoch: MLP {result['architecture']}, {result['reference_images']:,} MNIST images, "
              f"{result['threads']} thread(s)", "",
-             f"Median of {result['timed_epochs']} timed epochs after one warm-up epoch, each framework alike; "
+             (f"Median of {result['timed_epochs']} timed epochs after one warm-up epoch, each framework alike; "
+              if result.get("rounds", 1) == 1 else
+              f"Median of {result['rounds']} rounds' {result['timed_epochs']} timed epochs, each round after a "
+              f"warm-up epoch and all frameworks in turn, each framework alike; ") +
              f"lower is better. Speedup = fastest peer's s/epoch / fastmlp's "
              f"({result['gflop_per_epoch']:.1f} GFLOP per epoch for the GFLOP/s column). fastmlp's first layer "
              f"multiplies through the nonzero pixels only (exact; 19% of MNIST's), so its GFLOP/s counts the "
