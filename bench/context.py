@@ -98,16 +98,18 @@ class Context:
 
     # ------------------------------------------------------------ measuring
     def interleave(self, configs: list, lanes: list[tuple[str, int]], make_task, skip=None,
-                   label=str) -> list[dict]:
+                   label=str, shift: int = 0) -> list[dict]:
         """For each configuration, run its task on every lane (framework,
         threads) before the next configuration starts, rotating which lane
         goes first, so slow drifts of the machine's load hit all lanes alike.
+        `shift` moves the rotation on (a later round of the same configurations).
         Returns one dict per configuration: lane "framework/threads" -> result.
         `skip(config, framework)` may return a reason to leave a lane out."""
         self.start(lanes)
         results = []
         for k, config in enumerate(configs):
-            order = lanes[k % len(lanes):] + lanes[:k % len(lanes)] if lanes else []
+            first = (k + shift) % len(lanes) if lanes else 0
+            order = lanes[first:] + lanes[:first]
             row = {}
             for framework, threads in order:
                 reason = skip(config, framework) if skip else None

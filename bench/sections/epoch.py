@@ -76,7 +76,8 @@ def run(ctx) -> dict:
     rounds = settings.get("epoch_rounds", 1)
     raw = [ctx.interleave(configs, lanes, task, skip,
                           label=lambda c, r=r: f"epoch {c[0]} batch {c[1]}" + (f" (round {r + 1} of {rounds})"
-                                                                                if rounds > 1 else ""))
+                                                                                if rounds > 1 else ""),
+                          shift=r)
            for r in range(rounds)]
     raw = [pooled([round_[i] for round_ in raw]) for i in range(len(configs))]
     rows = []
