@@ -465,33 +465,19 @@ Metrics Network::overlapped_direct_step(const float* x, Targets y) {
     }
   };
   add_rows(true);
-  zero_pieces_ = Index(pieces_.size());
+  const Index zero_pieces = Index(pieces_.size());
   add_rows(false);
   for (Index l = 0; l < num_layers(); ++l) add_pieces(l, l == 0 ? first.in * out : 0, layers_[l].param_count);
   const Index all_pieces = Index(pieces_.size());
-  alignas(64) static const float zeros[kPiece] = {};
   // Thread 0 takes each queue from its front, the others from its back, so
   // that a row tends to stay with one core from step to step.
-  TwoEndedQueue zero_queue(0, zero_pieces_), rest_queue(zero_pieces_, all_pieces);
+  TwoEndedQueue zero_queue(0, zero_pieces), rest_queue(zero_pieces, all_pieces);
   std::atomic<bool> ready{false};
   Metrics metrics;
   std::exception_ptr error;
   // The profile's optimizer phase: from the end of thread 0's passes to the end of every thread's update.
   std::optional<StepProfile::Scope> update_scope;
-  // Piece i's update; the +0 gradient of a zero row needs no forming.
-  auto update = [&](Index i, bool shared) {
-    alignas(64) thread_local float g[kPiece];
-    const Piece& piece = pieces_[i];
-    const Layer& layer = layers_[piece.layer];
-    const Index offset = layer.param_offset + piece.begin, size = piece.end - piece.begin;
-    const float* grads = zeros;
-    if (i >= zero_pieces_) {
-      single_row_gradient(pending_in_.data() + layer.pending_in_offset, pending_dy_.data() + layer.pending_dy_offset,
-                          layer.in, layer.out, piece.begin, piece.end, piece.layer == 0, g);
-      grads = g;
-    }
-    optimizer_->update_piece({params_.data() + offset, grads, size, shared}, offset, transform);
-  };
+  auto update = [&](Index i, bool shared) { update_one_piece(pieces_[i], transform, shared, i < zero_pieces); };
   // Claims pieces from one end of a queue until it is empty.
   auto drain = [&](TwoEndedQueue& queue, bool front, bool shared) {
     for (Index i; queue.take(front, i);) update(i, shared);
@@ -499,6 +485,8 @@ Metrics Network::overlapped_direct_step(const float* x, Targets y) {
 #pragma omp parallel num_threads(num_threads())
   {
     if (omp_get_thread_num() == 0) {
+      // Nothing here throws once reserve() has run (the caller checked the
+      // labels); an exception is still carried out of the parallel region.
       try {
         forward(x, 1, /*training=*/true);
         metrics = loss_and_output_grad(y, 1, /*with_grad=*/true);
@@ -588,6 +576,19 @@ void Network::plan_update(const float* single_row, bool defer) {
   }
 }
 
+void Network::update_one_piece(const Piece& piece, const GradientTransform& transform, bool shared,
+                               bool zero_gradient) {
+  alignas(64) static const float zeros[kPiece] = {};
+  alignas(64) thread_local float g[kPiece];
+  const Layer& layer = layers_[piece.layer];
+  const Index offset = layer.param_offset + piece.begin, size = piece.end - piece.begin;
+  if (!zero_gradient)
+    single_row_gradient(pending_in_.data() + layer.pending_in_offset, pending_dy_.data() + layer.pending_dy_offset,
+                        layer.in, layer.out, piece.begin, piece.end,
+                        piece.layer == 0 && sparse_input_.last_sparse_rows() > 0, g);
+  optimizer_->update_piece({params_.data() + offset, zero_gradient ? zeros : g, size, shared}, offset, transform);
+}
+
 void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
   Optimizer& optimizer = *optimizer_;
   const Layer& first = layers_.front();
@@ -600,7 +601,6 @@ void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
   // Where piece i starts among the values (i = pieces: the end).
   auto start_of = [&](Index i) { return i < pieces ? pieces_[i].start : piece_values_; };
   auto share = [&](Index t, Index) {
-    alignas(64) thread_local float g[kPiece];
     const auto started = std::chrono::steady_clock::now();
     // The pieces that start in this thread's part of the values.
     auto first_piece = [&](Index u) {
@@ -612,16 +612,11 @@ void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
     const Index begin = first_piece(t), last = first_piece(t + 1);
     for (Index i = begin; i < last; ++i) {
       const Piece& piece = pieces_[i];
-      const Layer& layer = layers_[piece.layer];
-      const Index offset = layer.param_offset + piece.begin, size = piece.end - piece.begin;
       const bool kernel_rows = defer && piece.layer == 0 && piece.begin < first.in * first.out;
       const Index row0 = piece.begin / first.out, row1 = piece.end / first.out;  // whole rows when kernel_rows
       if (kernel_rows)
         for (Index k = row0; k < row1; ++k) catch_up_row(k);
-      single_row_gradient(pending_in_.data() + layer.pending_in_offset, pending_dy_.data() + layer.pending_dy_offset,
-                          layer.in, layer.out, piece.begin, piece.end,
-                          piece.layer == 0 && sparse_input_.last_sparse_rows() > 0, g);
-      optimizer.update_piece({params_.data() + offset, g, size, shared}, offset, transform);
+      update_one_piece(piece, transform, shared, /*zero_gradient=*/false);
       if (kernel_rows) {
         for (Index k = row0; k < row1; ++k) {
           const Index at = first.param_offset + k * first.out;

@@ -247,7 +247,9 @@ class Network {
     Index start;              // values in the pieces before it
   };
   std::vector<Piece> pieces_;  // reserved for the most a step can need
-  Index zero_pieces_ = 0;      // overlapped_direct_step: pieces_[0, zero_pieces_) have a +0 gradient
+  // One piece's update, its gradient formed in an L1 buffer, or +0 where
+  // `zero_gradient` (kernel rows of zero inputs: nothing to form).
+  void update_one_piece(const Piece& piece, const GradientTransform& transform, bool shared, bool zero_gradient);
   BalancedShares update_shares_;  // of the pieces, between the threads
   Index piece_values_ = 0;
   // Per first-layer kernel row: the steps deferred, and whether its values
