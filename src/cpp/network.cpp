@@ -19,9 +19,6 @@ namespace fastmlp {
 
 // How many rows ahead the mini-batch gather prefetches.
 constexpr Index kGatherPrefetchRows = 4;
-// Values per piece of an update in pieces: 16 KB of gradient, formed in L1
-// and consumed there at once on direct steps.
-constexpr Index kPiece = 4096;
 
 Network::Network(Index input_dim, std::vector<LayerSpec> specs) : input_dim_(input_dim) {
   if (input_dim_ < 1) throw std::invalid_argument("input_dim must be >= 1");
@@ -162,10 +159,10 @@ void Network::reserve(Index n) {
   capacity_ = n;
 }
 
-const float* Network::forward(const float* x, Index n, bool training) {
+const float* Network::forward(const float* x, Index n, bool training, Index from_layer, Index to_layer) {
   const float* in = x;
-  const Index last = num_layers() - 1;
-  for (Index l = 0; l <= last; ++l) {
+  const Index last = num_layers() - 1, until = to_layer < 0 ? last : to_layer;
+  for (Index l = from_layer; l <= until; ++l) {
     Layer& layer = layers_[l];
     float* out = layer.output.data();
     const float* p = params_.data() + layer.param_offset;
@@ -368,8 +365,8 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   if (!optimizer_) throw std::logic_error("set an optimizer before training");
   if (n < 1) throw std::invalid_argument("a batch needs at least one row");
   reserve(n);
-  last_step_overlapped_ = direct_step_applies(n) && overlapped_step_applies(x);
-  if (last_step_overlapped_) return overlapped_direct_step(x, y);
+  last_step_split_ = direct_step_applies(n) && split_step_applies(x);
+  if (last_step_split_) return split_direct_step(x, y);
   forward(x, n, /*training=*/true);
   Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);
   m.loss_sum += regularization_penalty() * double(n);  // at the weights the loss was measured with
@@ -435,101 +432,6 @@ void Network::backward_single_row(const float* x, const GradientTransform& trans
   }
 }
 
-bool Network::overlapped_step_applies(const float* x) const {
-  const Layer& first = layers_.front();
-  // As update_in_pieces: below kParallelMinElements values one thread updates faster than two.
-  return num_threads() > 1 && num_params() >= kParallelMinElements && first.spec.kind == LayerKind::Dense &&
-         !optimizer_->skips_zero_gradients() && !zero_steps_deferrable() &&
-         sparse_input_.takes_sparse_product(x, 1, first.in);
-}
-
-Metrics Network::overlapped_direct_step(const float* x, Targets y) {
-  last_step_direct_ = true;
-  const auto [transform, lr] = optimizer_->begin_direct_step(num_params());
-  stop_deferring();
-  // The pieces of at most kPiece values: first those of the first layer's
-  // kernel rows of zero inputs (whose gradient is +0 whatever the passes
-  // find), then those of its other rows, then the other tensors.
-  const Layer& first = layers_.front();
-  const Index out = first.out;
-  pieces_.clear();
-  auto add_pieces = [&](Index l, Index begin, Index end) {
-    for (Index b = begin; b < end; b += kPiece) pieces_.push_back({l, b, std::min(end, b + kPiece), 0});
-  };
-  auto add_rows = [&](bool zero) {
-    for (Index k = 0; k < first.in;) {
-      Index end = k;
-      while (end < first.in && (x[end] == 0.0f) == zero) ++end;
-      add_pieces(0, k * out, end * out);
-      k = std::max(end, k + 1);
-    }
-  };
-  add_rows(true);
-  const Index zero_pieces = Index(pieces_.size());
-  add_rows(false);
-  for (Index l = 0; l < num_layers(); ++l) add_pieces(l, l == 0 ? first.in * out : 0, layers_[l].param_count);
-  const Index all_pieces = Index(pieces_.size());
-  // Thread 0 takes each queue from its front, the others from its back, so
-  // that a row tends to stay with one core from step to step.
-  TwoEndedQueue zero_queue(0, zero_pieces), rest_queue(zero_pieces, all_pieces);
-  std::atomic<bool> ready{false};
-  Metrics metrics;
-  std::exception_ptr error;
-  // The profile's optimizer phase: from the end of thread 0's passes to the end of every thread's update.
-  std::optional<StepProfile::Scope> update_scope;
-  auto update = [&](Index i, bool shared) { update_one_piece(pieces_[i], transform, shared, i < zero_pieces); };
-  // Claims pieces from one end of a queue until it is empty.
-  auto drain = [&](TwoEndedQueue& queue, bool front, bool shared) {
-    for (Index i; queue.take(front, i);) update(i, shared);
-  };
-#pragma omp parallel num_threads(num_threads())
-  {
-    if (omp_get_thread_num() == 0) {
-      // Nothing here throws once reserve() has run (the caller checked the
-      // labels); an exception is still carried out of the parallel region.
-      try {
-        forward(x, 1, /*training=*/true);
-        metrics = loss_and_output_grad(y, 1, /*with_grad=*/true);
-        backward_single_row(x, transform, lr, /*plain_sgd=*/false);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      ready.store(true, std::memory_order_release);
-      if (!error) {
-        update_scope.emplace(profile_, Phase::Optimizer);
-        drain(rest_queue, /*front=*/true, /*shared=*/false);
-        drain(zero_queue, true, false);
-      }
-    } else {
-      // Zero rows while thread 0 runs the passes (they read none of them).
-      for (Index i; !ready.load(std::memory_order_acquire);) {
-        if (zero_queue.take(/*front=*/false, i)) {
-          update(i, false);
-        } else {
-          // Nothing left to do before the gradients: wait, and give the
-          // core up now and then in case thread 0 needs it.
-          for (int spins = 1; !ready.load(std::memory_order_acquire); ++spins) {
-            if (spins % 1024 == 0)
-              std::this_thread::yield();
-            else
-              cpu_relax();
-          }
-        }
-      }
-      if (!error) {
-        drain(zero_queue, false, false);
-        drain(rest_queue, false, /*shared=*/true);
-      }
-    }
-  }
-  update_scope.reset();
-  if (error) std::rethrow_exception(error);
-  optimizer_->end_direct_step();
-  last_update_ranges_ = 0;
-  grads_pending_ = true;
-  return metrics;
-}
-
 bool Network::zero_steps_deferrable() const {
   const Layer& first = layers_.front();
   return deferring_ && defer_allowed_ && first.spec.kind == LayerKind::Dense && first.out <= kPiece &&
@@ -590,7 +492,6 @@ void Network::update_one_piece(const Piece& piece, const GradientTransform& tran
 }
 
 void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
-  Optimizer& optimizer = *optimizer_;
   const Layer& first = layers_.front();
   const Index pieces = Index(pieces_.size());
   const int threads = piece_values_ >= kParallelMinElements ? int(std::min<Index>(num_threads(), pieces)) : 1;
@@ -611,24 +512,32 @@ void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
     };
     const Index begin = first_piece(t), last = first_piece(t + 1);
     for (Index i = begin; i < last; ++i) {
-      const Piece& piece = pieces_[i];
-      const bool kernel_rows = defer && piece.layer == 0 && piece.begin < first.in * first.out;
-      const Index row0 = piece.begin / first.out, row1 = piece.end / first.out;  // whole rows when kernel_rows
-      if (kernel_rows)
-        for (Index k = row0; k < row1; ++k) catch_up_row(k);
-      update_one_piece(piece, transform, shared, /*zero_gradient=*/false);
-      if (kernel_rows) {
-        for (Index k = row0; k < row1; ++k) {
-          const Index at = first.param_offset + k * first.out;
-          row_may_defer_[k] = optimizer.zero_steps_keep_params(params_.data() + at, at, first.out);
-        }
-      }
+      if (defer)
+        update_deferring_piece(pieces_[i], transform, shared, /*catch_up=*/true);
+      else
+        update_one_piece(pieces_[i], transform, shared, /*zero_gradient=*/false);
     }
     update_shares_.record(t, start_of(last) - start_of(begin), BalancedShares::seconds_since(started));
   };
   update_shares_.begin(threads);
   run_shares(threads, share);
   update_shares_.end();
+}
+
+void Network::update_deferring_piece(const Piece& piece, const GradientTransform& transform, bool shared,
+                                     bool catch_up) {
+  const Layer& first = layers_.front();
+  const bool kernel_rows = piece.layer == 0 && piece.begin < first.in * first.out;
+  const Index row0 = piece.begin / first.out, row1 = piece.end / first.out;  // whole rows when kernel_rows
+  if (kernel_rows && catch_up)
+    for (Index k = row0; k < row1; ++k) catch_up_row(k);
+  update_one_piece(piece, transform, shared, /*zero_gradient=*/false);
+  if (kernel_rows) {
+    for (Index k = row0; k < row1; ++k) {
+      const Index at = first.param_offset + k * first.out;
+      row_may_defer_[k] = optimizer_->zero_steps_keep_params(params_.data() + at, at, first.out);
+    }
+  }
 }
 
 void Network::catch_up_deferred_rows() {

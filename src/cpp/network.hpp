@@ -26,6 +26,10 @@
 
 namespace fastmlp {
 
+// Values per piece of an update in pieces: 16 KB of gradient, formed in L1
+// and consumed there at once on direct steps.
+constexpr Index kPiece = 4096;
+
 enum class LayerKind { Dense, BatchNorm, Dropout };
 
 struct LayerSpec {
@@ -133,9 +137,8 @@ class Network {
   // Whether the last train_step applied its update as it formed the gradients,
   // storing none (direct_step_applies).
   bool last_step_direct() const { return last_step_direct_; }
-  // Whether that direct step also updated the first layer's zero-input rows
-  // during its forward and backward passes (overlapped_direct_step).
-  bool last_step_overlapped() const { return last_step_overlapped_; }
+  // Whether that direct step split the layers between two threads (split_direct_step).
+  bool last_step_split() const { return last_step_split_; }
 
   // Inside train_epoch, on direct steps (batch 1) under rules where a zero
   // gradient only decays the state (Optimizer::defers_zero_steps), the first
@@ -163,7 +166,9 @@ class Network {
   bool fused_softmax_loss() const;
   void reserve(Index n);
   // Runs the layers on n rows; the last buffer holds logits when the loss is fused.
-  const float* forward(const float* x, Index n, bool training);
+  // From layer from_layer (x then being the layer before's output) to layer
+  // to_layer (-1: the last).
+  const float* forward(const float* x, Index n, bool training, Index from_layer = 0, Index to_layer = -1);
   // Data loss and gradient w.r.t. the last layer's pre-activation, written to delta_.
   Metrics loss_and_output_grad(Targets y, Index n, bool with_grad);
   // Sum of the kernel regularizers' penalties (Keras adds it to the reported loss).
@@ -184,15 +189,18 @@ class Network {
   // dx through the layers for a single row, keeping each layer's input row
   // and dL/dz row (pending_in_, pending_dy_); plain SGD also updates there.
   void backward_single_row(const float* x, const GradientTransform& transform, float lr, bool plain_sgd);
-  // A direct step whose first-layer rows of zero inputs (gradient +0, known
-  // from x alone) are updated by the other threads while thread 0 runs the
-  // forward and backward passes; then every thread takes the remaining
-  // pieces. Each value gets the same update as in backward_direct, so the
-  // same bits. Where: more than one thread, at least kParallelMinElements
-  // parameters, rules that do not defer zero steps (Adam, momentum: every
-  // weight moves every step), x sparse.
-  bool overlapped_step_applies(const float* x) const;
-  Metrics overlapped_direct_step(const float* x, Targets y);
+  // A direct step with the layers split between two threads: thread 0 runs
+  // the first layer's forward product and then updates the first layer,
+  // thread 1 runs the later layers' forward and backward passes and then
+  // updates them, so that each layer's weights and state stay in one core's
+  // cache from step to step. Meanwhile the work that needs no gradient is
+  // shared out: the zero pixels' rows (gradient +0), or, where those rows
+  // are deferred (RMSprop, Adagrad), the deferred steps of the rows the pixel
+  // lights. Each value gets the update of the one-thread step, so the same
+  // bits. Where: several threads, at least kParallelMinElements parameters,
+  // two layers or more, rules other than plain SGD, x sparse (split_step.cpp).
+  bool split_step_applies(const float* x) const;
+  Metrics split_direct_step(const float* x, Targets y);
   // A direct step's update (other than plain SGD's): pieces of at most
   // kPiece values within one layer, their gradient formed in L1 and handed
   // to Optimizer::update_piece, the pieces shared out between the threads.
@@ -238,7 +246,7 @@ class Network {
   std::size_t last_update_ranges_ = 0;
   bool all_dense_ = true;
   bool last_step_direct_ = false;
-  bool last_step_overlapped_ = false;
+  bool last_step_split_ = false;
   bool grads_read_ = false;
   bool grads_pending_ = false;                   // grads_ lags behind a direct step
   AlignedVector<float> pending_in_, pending_dy_;  // per Dense layer: its input row, its dL/dz row
@@ -250,6 +258,10 @@ class Network {
   // One piece's update, its gradient formed in an L1 buffer, or +0 where
   // `zero_gradient` (kernel rows of zero inputs: nothing to form).
   void update_one_piece(const Piece& piece, const GradientTransform& transform, bool shared, bool zero_gradient);
+  // update_in_pieces's work on one piece with deferral: its deferred rows
+  // caught up first (unless catch_up is false: done already), and its
+  // kernel rows vetted after (Optimizer::zero_steps_keep_params).
+  void update_deferring_piece(const Piece& piece, const GradientTransform& transform, bool shared, bool catch_up);
   BalancedShares update_shares_;  // of the pieces, between the threads
   Index piece_values_ = 0;
   // Per first-layer kernel row: the steps deferred, and whether its values

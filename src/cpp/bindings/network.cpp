@@ -226,11 +226,12 @@ Dense layers over one flat parameter buffer. Metrics come back as
         return net.last_step_direct();
       }, "Whether the last train_step applied its update as it formed the gradients, storing none "
          "(batch 1, Dense layers only, no norm clipping, until grads are first read).")
-      .def_property_readonly("last_step_overlapped", [](LockedNetwork& net) {
+      .def_property_readonly("last_step_split", [](LockedNetwork& net) {
         std::lock_guard<std::mutex> lock(net.mutex);
-        return net.last_step_overlapped();
-      }, "Whether that direct step updated the first layer's zero-input rows on other threads while the "
-         "forward and backward passes ran (several threads, rules without deferred zero steps, sparse row).")
+        return net.last_step_split();
+      }, "Whether that direct step split the layers between two threads: the first layer's forward pass "
+         "and update on one, the later layers' passes and updates on the other (several threads, rules "
+         "other than plain SGD, sparse row).")
       .def_property("defer_zero_steps",
           [](LockedNetwork& net) {
             std::lock_guard<std::mutex> lock(net.mutex);
