@@ -2,14 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <atomic>
 #include <cstring>
-#include <exception>
 #include <numeric>
-#include <optional>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "batchnorm.hpp"
 #include "dense.hpp"

@@ -169,10 +169,6 @@ Index count_nonzeros(const float* row, Index cols) {
   return n;
 }
 
-namespace {
-
-}  // namespace
-
 bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, CsrMatrix& out) {
   out.reserve(rows, cols);
   out.rows = rows;
