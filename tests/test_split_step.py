@@ -169,3 +169,31 @@ def test_repeated_runs_give_the_same_bits():
     for run in runs[1:]:
         for a, b in zip(runs[0], run):
             assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("name", ["keras adam", "keras rmsprop"])
+def test_rows_change_threads_as_the_lit_pixels_move(name):
+    """Thread 0 updates the band of kernel rows whose pixels were lit most
+    often, thread 1 the rows on either side (RowOwners); the band is placed
+    again as the pixels are counted (after 8, 16, 32, ... and every 4,096
+    steps) and widens or narrows after every step. Here the lit pixels move
+    from the end of the input to its start halfway through, so rows change
+    threads; every value must still get the update of one thread."""
+    rng = np.random.default_rng(13)
+    rows = 2200
+    x = np.zeros((rows, 784), np.float32)
+    for i, row in enumerate(x):
+        lit = rng.choice(np.arange(500, 784) if i < rows // 2 else np.arange(0, 300), 120, replace=False)
+        row[lit] = rng.random(lit.size).astype(np.float32) + np.float32(0.01)
+    y = rng.integers(0, 10, size=rows).astype(np.int32)
+    results = []
+    for threads in (1, 2):
+        fastmlp.set_num_threads(threads)
+        m = fastmlp.Sequential([Dense(300, activation="relu"), Dense(10, activation="softmax")], input_dim=784, seed=6)
+        m.compile(optimizer=OPTIMIZERS[name](), loss="sparse_categorical_crossentropy")
+        m.fit(x, y, batch_size=1, epochs=2, shuffle=False, verbose=0)  # 4,400 steps
+        assert m._network.last_step_split == (threads == 2)
+        state = m.optimizer.state_dict()["state"]
+        results.append([m.weights.copy()] + [np.asarray(v).copy() for e in state for v in e.values() if isinstance(v, np.ndarray)])
+    for a, b in zip(*results):
+        assert_same_bits(a, b)

@@ -83,6 +83,7 @@ Network::Network(Index input_dim, std::vector<LayerSpec> specs) : input_dim_(inp
     pieces += first.in;  // a piece per kernel row at most
   }
   pieces_.reserve(pieces);
+  piece_scratch_.reserve(pieces);
   for (const Layer& layer : layers_) {
     if (layer.param_count == 0) continue;
     if (layer.spec.kind == LayerKind::Dense) {
@@ -434,7 +435,7 @@ bool Network::zero_steps_deferrable() const {
          !has_regularizer_ && optimizer_->defers_zero_steps();
 }
 
-void Network::plan_update(const float* single_row, bool defer) {
+void Network::plan_update(const float* single_row, bool defer, const std::uint64_t* second) {
   pieces_.clear();
   piece_values_ = 0;
   auto add = [&](Index l, Index begin, Index end) {
@@ -454,7 +455,9 @@ void Network::plan_update(const float* single_row, bool defer) {
         if (run_rows > 0) add(0, run_begin * out, (run_begin + run_rows) * out);
         run_rows = 0;
       };
+      auto of_second = [&](Index k) { return (second[k >> 6] >> (k & 63)) & 1u; };
       for (Index k = 0; k < layer.in; ++k) {
+        if (second && k > 0 && of_second(k) != of_second(k - 1)) close_run();
         const bool zero = single_row && single_row[k] == 0.0f;
         if (zero && (deferred_steps_[k] > 0 || row_may_defer_[k])) {
           if (deferred_steps_[k]++ == 0) ++rows_deferred_;

@@ -21,6 +21,7 @@
 #include "matrix.hpp"
 #include "optim/optimizer.hpp"
 #include "rng.hpp"
+#include "row_owners.hpp"
 #include "sparse_input.hpp"
 #include "step_profile.hpp"
 
@@ -190,17 +191,22 @@ class Network {
   // and dL/dz row (pending_in_, pending_dy_); plain SGD also updates there.
   void backward_single_row(const float* x, const GradientTransform& transform, float lr, bool plain_sgd);
   // A direct step with the layers split between two threads: thread 0 runs
-  // the first layer's forward product and then updates the first layer,
-  // thread 1 runs the later layers' forward and backward passes and then
-  // updates them, so that each layer's weights and state stay in one core's
-  // cache from step to step. Meanwhile the work that needs no gradient is
-  // shared out: the zero pixels' rows (gradient +0), or, where those rows
-  // are deferred (RMSprop, Adagrad), the deferred steps of the rows the pixel
-  // lights. Each value gets the update of the one-thread step, so the same
-  // bits. Where: several threads, at least kParallelMinElements parameters,
-  // two layers or more, rules other than plain SGD, x sparse (split_step.cpp).
+  // the first layer's forward product, thread 1 the later layers' forward
+  // and backward passes and then their update; the first layer's kernel rows
+  // are dealt out between the two by row_owners_, so that each row's weights
+  // and state stay in one core's cache from step to step. Meanwhile each
+  // thread does its work that needs no gradient: its zero pixels' rows
+  // (gradient +0), or, where those rows are deferred (RMSprop, Adagrad), the
+  // catch-ups of the rows it updates. Each value gets the update of the
+  // one-thread step, so the same bits. Where: several threads, at least
+  // kParallelMinElements parameters, two layers or more, rules other than
+  // plain SGD, x sparse (split_step.cpp).
   bool split_step_applies(const float* x) const;
   Metrics split_direct_step(const float* x, Targets y);
+  // Appends the first layer's kernel rows whose bit is set, as pieces.
+  void add_row_runs(const std::uint64_t* rows);
+  RowOwners row_owners_;                 // which thread updates each kernel row
+  std::vector<std::uint64_t> row_masks_;  // bit masks over the kernel rows, per step
   // A direct step's update (other than plain SGD's): pieces of at most
   // kPiece values within one layer, their gradient formed in L1 and handed
   // to Optimizer::update_piece, the pieces shared out between the threads.
@@ -211,7 +217,8 @@ class Network {
   // the zero rows are fewer and scattered, and pieces of them ran slower
   // (RMSprop, 2 threads: 74-82 us a step against 59-64).
   bool zero_steps_deferrable() const;
-  void plan_update(const float* single_row, bool defer);
+  // With `second` (bit k: thread 1 updates row k), no piece holds rows of both threads.
+  void plan_update(const float* single_row, bool defer, const std::uint64_t* second = nullptr);
   void update_in_pieces(const GradientTransform& transform, bool defer);
   // Applies first-layer kernel row k's deferred steps (from one thread per row).
   void catch_up_row(Index k);
@@ -255,6 +262,7 @@ class Network {
     Index start;              // values in the pieces before it
   };
   std::vector<Piece> pieces_;  // reserved for the most a step can need
+  std::vector<Piece> piece_scratch_;  // thread 1's kernel pieces while split_direct_step sorts them
   // One piece's update, its gradient formed in an L1 buffer, or +0 where
   // `zero_gradient` (kernel rows of zero inputs: nothing to form).
   void update_one_piece(const Piece& piece, const GradientTransform& transform, bool shared, bool zero_gradient);

@@ -3,20 +3,26 @@
 //
 // Why: each thread should update what its core has in cache. Thread 0 runs
 // the first layer's forward product, which reads the kernel rows of the lit
-// pixels, and then updates those rows; thread 1 runs the later layers'
-// passes, which read their weights, and then updates them. Before, thread 0
-// ran every pass and the threads then shared the update out, so the lines
-// of whatever thread 1 updated had just been read by the other core.
+// pixels; thread 1 runs the later layers' passes, which read their weights,
+// and then updates those layers. The first layer's kernel rows are dealt out
+// by RowOwners: thread 0 a band of the rows lit most often, thread 1 the rows
+// on either side, so that a row's weights and state stay on one core from
+// step to step and few rows that thread 0 has just read are written by the
+// other core.
 //
-//   thread 0:  first layer forward | early work          | lit rows, then early work left
-//   thread 1:  early work (back)   | later layers' passes | later layers, then what thread 0 has left
+//   thread 0:  first layer forward | its early work       | its lit rows, its early work left | what thread 1 left
+//   thread 1:  its early work      | later layers' passes | later layers, its lit rows, ...   | what thread 0 left
 //
 // The early work needs nothing from the passes: under RMSprop and Adagrad,
-// catching up the deferred steps of the rows the pixel lights (state only,
+// catching up the deferred steps of the rows that are updated (state only,
 // before their update); under the other rules, the update of the zero
-// pixels' rows, whose gradient is +0. Each queue is taken from both ends,
-// thread 0 from the front, so the threads finish together.
+// pixels' rows, whose gradient is +0. A thread that runs out of its own
+// work takes the other's from the far end of its lists (with deferral, only
+// updates, once the other has caught its rows up).
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <thread>
@@ -45,46 +51,94 @@ bool Network::split_step_applies(const float* x) const {
          sparse_input_.takes_sparse_product(x, 1, first.in);
 }
 
+// The runs of set bits of `rows` (bit k: kernel row k) as pieces. From a bit
+// mask, a run's end costs one count of trailing zeros rather than a
+// mispredicted branch per pixel (a branch per pixel took about 2.7 us a step).
+void Network::add_row_runs(const std::uint64_t* rows) {
+  const Layer& first = layers_.front();
+  const Index in = first.in, out = first.out;
+  // The first k >= from whose bit is `value` (or `in`).
+  auto next = [&](Index from, bool value) {
+    for (Index k = from; k < in;) {
+      std::uint64_t word = rows[k >> 6] >> (k & 63);
+      if (!value) word = ~word;
+      if (k % 64 != 0) word &= ~std::uint64_t(0) >> (k & 63);  // only the bits from k on
+      if (word != 0) return std::min(in, k + Index(__builtin_ctzll(word)));
+      k = (k | 63) + 1;
+    }
+    return in;
+  };
+  for (Index k = next(0, true); k < in;) {
+    const Index end = next(k, false);
+    for (Index b = k * out; b < end * out; b += kPiece) pieces_.push_back({0, b, std::min(end * out, b + kPiece), 0});
+    k = next(end, true);
+  }
+}
+
 Metrics Network::split_direct_step(const float* x, Targets y) {
   last_step_direct_ = true;
   const auto [transform, lr] = optimizer_->begin_direct_step(num_params());
   const Layer& first = layers_.front();
-  const Index in = first.in, out = first.out, kernel_values = in * out;
+  const Index in = first.in, out = first.out, kernel_values = in * out, words = (in + 63) / 64;
   const bool defer = zero_steps_deferrable();
-  // The pieces: [zero rows (without deferral)] [lit rows] [first layer's bias] [later layers].
-  Index zero_pieces = 0;
+  // Bit k of row_masks_[0..words): x[k] != 0. (x is sparse, so its zero
+  // pixels' rows have a +0 gradient.)
+  row_masks_.assign(std::size_t(2 * words), 0);
+  std::uint64_t* const lit = row_masks_.data();
+  for (Index k = 0; k < in; ++k) lit[k >> 6] |= std::uint64_t(x[k] != 0.0f) << (k & 63);
+  const std::uint64_t* const second = row_owners_.second_mask(in);  // bit k: thread 1 updates row k
+  row_owners_.count(lit);
+  // The pieces, each thread's in one stretch:
+  //   thread 0: [its zero rows] [its lit rows]
+  //   thread 1: [its zero rows] [its lit rows] [first layer's bias, later layers]
+  // With deferral, a thread's kernel pieces are the rows it updates (lit,
+  // or zero and not deferrable), its early work catching them up.
+  Index zero_end[2], lit_end0, kernel_end;
   if (defer) {
-    plan_update(x, /*defer=*/true);  // x is sparse: its zero pixels' rows have a +0 gradient
+    plan_update(x, /*defer=*/true, second);
     may_defer_set_ = true;
+    // Thread 0's kernel pieces first, each thread's in row order.
+    piece_scratch_.clear();
+    Index kept = 0, i = 0;
+    auto seconds = [&](const Piece& p) { return (second[(p.begin / out) >> 6] >> ((p.begin / out) & 63)) & 1u; };
+    for (; i < Index(pieces_.size()) && pieces_[i].layer == 0 && pieces_[i].begin < kernel_values; ++i) {
+      if (seconds(pieces_[i]))
+        piece_scratch_.push_back(pieces_[i]);
+      else
+        pieces_[kept++] = pieces_[i];
+    }
+    std::copy(piece_scratch_.begin(), piece_scratch_.end(), pieces_.begin() + kept);
+    zero_end[0] = lit_end0 = kept;
+    zero_end[1] = kernel_end = i;
   } else {
     stop_deferring();
     pieces_.clear();
-    auto add_pieces = [&](Index l, Index begin, Index end) {
-      for (Index b = begin; b < end; b += kPiece) pieces_.push_back({l, b, std::min(end, b + kPiece), 0});
+    std::uint64_t* const rows = lit + words;  // scratch for one class of rows
+    const std::uint64_t tail = in % 64 == 0 ? ~std::uint64_t(0) : (std::uint64_t(1) << (in % 64)) - 1;
+    auto add_rows = [&](bool of_second, bool lit_rows) {
+      for (Index w = 0; w < words; ++w)
+        rows[w] = (lit_rows ? lit[w] : ~lit[w]) & (of_second ? second[w] : ~second[w]) & (w == words - 1 ? tail : ~std::uint64_t(0));
+      add_row_runs(rows);
     };
-    auto add_rows = [&](bool zero) {
-      for (Index k = 0; k < in;) {
-        Index end = k;
-        while (end < in && (x[end] == 0.0f) == zero) ++end;
-        add_pieces(0, k * out, end * out);
-        k = std::max(end, k + 1);
-      }
-    };
-    add_rows(true);
-    zero_pieces = Index(pieces_.size());
-    add_rows(false);
-    for (Index l = 0; l < num_layers(); ++l) add_pieces(l, l == 0 ? kernel_values : 0, layers_[l].param_count);
+    add_rows(false, false);
+    zero_end[0] = Index(pieces_.size());
+    add_rows(false, true);
+    lit_end0 = Index(pieces_.size());
+    add_rows(true, false);
+    zero_end[1] = Index(pieces_.size());
+    add_rows(true, true);
+    kernel_end = Index(pieces_.size());
+    for (Index l = 0; l < num_layers(); ++l)
+      for (Index b = l == 0 ? kernel_values : 0; b < layers_[l].param_count; b += kPiece)
+        pieces_.push_back({l, b, std::min(layers_[l].param_count, b + kPiece), 0});
   }
-  const Index pieces = Index(pieces_.size());
-  Index later = zero_pieces;
-  while (later < pieces && pieces_[later].layer == 0) ++later;
-  Index lit_rows_end = zero_pieces;  // the lit rows' pieces end here
-  while (lit_rows_end < later && pieces_[lit_rows_end].begin < kernel_values) ++lit_rows_end;
-
-  // Early work: deferred rows' catch-ups (pieces [0, lit_rows_end) with
-  // deferral), or the zero rows' updates (pieces [0, zero_pieces) without).
-  TwoEndedQueue early = defer ? TwoEndedQueue(0, lit_rows_end) : TwoEndedQueue(0, zero_pieces);
-  TwoEndedQueue first_layer(zero_pieces, later), later_layers(later, pieces);
+  // Early work: catch-ups of a thread's kernel pieces (with deferral), or
+  // the updates of its zero rows (without). Then its kernel pieces'
+  // updates, and thread 1's the later layers'.
+  TwoEndedQueue early[2] = {TwoEndedQueue(0, zero_end[0]), TwoEndedQueue(lit_end0, zero_end[1])};
+  TwoEndedQueue rows[2] = {TwoEndedQueue(defer ? 0 : zero_end[0], lit_end0),
+                           TwoEndedQueue(defer ? lit_end0 : zero_end[1], kernel_end)};
+  TwoEndedQueue later(kernel_end, Index(pieces_.size()));
   auto early_work = [&](Index i) {
     if (defer)
       for (Index k = pieces_[i].begin / out; k < pieces_[i].end / out; ++k) catch_up_row(k);
@@ -100,12 +154,15 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
 
   enum Stage { Started, FirstLayerDone, PassesDone };
   std::atomic<int> stage{Started};
-  std::atomic<int> early_busy{0};  // threads that may still be inside an early piece
   Metrics metrics;
   std::exception_ptr error;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point started = Clock::now();
+  Clock::time_point own_done[2] = {started, started};
+  std::atomic<bool> caught_up[2] = {false, false};  // with deferral: the thread's catch-ups all done
   // The profile's optimizer phase: from the end of the passes to the end of every thread's update.
   std::optional<StepProfile::Scope> update_scope;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(2)
   {
     // Nothing here throws once reserve() has run (the caller checked the
     // labels); an exception is still carried out of the parallel region.
@@ -116,53 +173,57 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
       } catch (...) {
         error = std::current_exception();
       }
-      early_busy.fetch_add(1);  // before the others can see the product done
       stage.store(FirstLayerDone, std::memory_order_release);
-      // Catch-ups must all be done before the lit rows' updates; zero rows may wait.
-      for (Index i; (defer || stage.load(std::memory_order_acquire) < PassesDone) && early.take(true, i);) early_work(i);
-      early_busy.fetch_sub(1);
+      for (Index i; stage.load(std::memory_order_acquire) < PassesDone && early[0].take(true, i);) early_work(i);
       wait_for(stage, PassesDone);
-      // Sequentially consistent with the others' count and loads: once
-      // this sees the passes done, no thread starts early work that it misses.
-      while (early_busy.load() > 0) cpu_relax();
-      if (!error) {
-        update_scope.emplace(profile_, Phase::Optimizer);
-        for (Index i; first_layer.take(true, i);) update(i, false);
-        for (Index i; early.take(true, i);) early_work(i);
-        for (Index i; later_layers.take(false, i);) update(i, true);
-      }
+      if (!error) update_scope.emplace(profile_, Phase::Optimizer);
     } else {
-      // Early work from the back until thread 0's product is done (the
-      // others until the passes are).
-      const int until = t == 1 ? FirstLayerDone : PassesDone;
-      early_busy.fetch_add(1);
-      for (Index i; stage.load() < until && early.take(false, i);) early_work(i);
-      early_busy.fetch_sub(1);
-      wait_for(stage, until);
-      if (t == 1) {
-        if (!error) {
-          try {
-            forward(first.output.data(), 1, /*training=*/true, /*from_layer=*/1);
-            metrics = loss_and_output_grad(y, 1, /*with_grad=*/true);
-            backward_single_row(x, transform, lr, /*plain_sgd=*/false);
-          } catch (...) {
-            error = std::current_exception();
-          }
-        }
-        stage.store(PassesDone, std::memory_order_release);
-      }
+      for (Index i; stage.load(std::memory_order_acquire) < FirstLayerDone && early[1].take(true, i);) early_work(i);
+      wait_for(stage, FirstLayerDone);
       if (!error) {
-        for (Index i; later_layers.take(true, i);) update(i, false);
-        early_busy.fetch_add(1);
-        for (Index i; early.take(false, i);) early_work(i);
-        early_busy.fetch_sub(1);
-        while (early_busy.load() > 0) cpu_relax();  // every catch-up before any update
-        for (Index i; first_layer.take(false, i);) update(i, true);
+        try {
+          forward(first.output.data(), 1, /*training=*/true, /*from_layer=*/1);
+          metrics = loss_and_output_grad(y, 1, /*with_grad=*/true);
+          backward_single_row(x, transform, lr, /*plain_sgd=*/false);
+        } catch (...) {
+          error = std::current_exception();
+        }
       }
+      stage.store(PassesDone, std::memory_order_release);
+      // The later layers first: the passes just read their weights.
+      if (!error)
+        for (Index i; later.take(true, i);) update(i, false);
+    }
+    if (!error) {
+      // A thread's own rows: with deferral, every catch-up before the rows' updates.
+      if (defer) {
+        for (Index i; early[t].take(true, i);) early_work(i);
+        caught_up[t].store(true, std::memory_order_release);
+      }
+      for (Index i; rows[t].take(true, i);) update(i, false);
+      for (Index i; early[t].take(true, i);) early_work(i);
+      own_done[t] = Clock::now();
+      // Then what the other thread has left, from the far ends of its
+      // lists; with deferral only its updates, once it has caught up.
+      const int u = 1 - t;
+      if (defer)
+        while (!caught_up[u].load(std::memory_order_acquire)) cpu_relax();
+      else
+        for (Index i; early[u].take(false, i);) early_work(i);
+      for (Index i; rows[u].take(false, i);) update(i, true);
+      for (Index i; later.take(false, i);) update(i, true);
     }
   }
   update_scope.reset();
   if (error) std::rethrow_exception(error);
+  // Rows move toward the thread that finished its own work first.
+  {
+    const double lag = std::chrono::duration<double>(own_done[0] - own_done[1]).count();
+    const double busy = std::chrono::duration<double>(std::max(own_done[0], own_done[1]) - started).count();
+    // Two threads' time over the parameters, in kernel rows.
+    const double row_seconds = 2 * busy * double(out) / double(num_params());
+    row_owners_.rebalance(lag, row_seconds);
+  }
   optimizer_->end_direct_step();
   last_update_ranges_ = 0;
   grads_pending_ = true;
