@@ -60,6 +60,22 @@ def assert_same_bits(a, b):
     np.testing.assert_array_equal(a.view(np.uint32), b.view(np.uint32))
 
 
+def assert_one_thread_bits(layers, input_dim, seed, make_optimizer, x, y, epochs=1, shuffle=True):
+    """Fits the same model at batch 1 on one thread and on two (where only two
+    split the step); the weights and optimizer state must have the same bits."""
+    runs = []
+    for threads in (1, 2):
+        fastmlp.set_num_threads(threads)
+        m = fastmlp.Sequential(layers(), input_dim=input_dim, seed=seed)
+        m.compile(optimizer=make_optimizer(), loss="sparse_categorical_crossentropy")
+        m.fit(x, y, batch_size=1, epochs=epochs, shuffle=shuffle, verbose=0)
+        assert m._network.last_step_split == (threads == 2)
+        state = m.optimizer.state_dict()["state"]
+        runs.append([m.weights.copy()] + [np.asarray(v).copy() for e in state for v in e.values() if isinstance(v, np.ndarray)])
+    for a, b in zip(*runs):
+        assert_same_bits(a, b)
+
+
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_two_threads_split_give_the_bits_of_one_thread(name):
     x, y = mnist_like(120)
@@ -123,15 +139,8 @@ def test_rows_longer_than_a_piece():
     for row in x:
         row[rng.choice(40, 6, replace=False)] = rng.random(6).astype(np.float32) + np.float32(0.01)
     y = rng.integers(0, 3, size=30).astype(np.int32)
-    results = []
-    for threads in (1, 2):
-        fastmlp.set_num_threads(threads)
-        m = fastmlp.Sequential([Dense(4100, activation="relu"), Dense(3, activation="softmax")], input_dim=40, seed=2)
-        m.compile(optimizer=kopt.Adam(), loss="sparse_categorical_crossentropy")
-        m.fit(x, y, batch_size=1, epochs=1, shuffle=True, verbose=0)
-        assert m._network.last_step_split == (threads == 2)
-        results.append(m.weights.copy())
-    assert_same_bits(*results)
+    assert_one_thread_bits(lambda: [Dense(4100, activation="relu"), Dense(3, activation="softmax")], 40, 2,
+                           kopt.Adam, x, y)
 
 
 def test_a_small_model_stays_on_one_thread():
@@ -186,14 +195,13 @@ def test_rows_change_threads_as_the_lit_pixels_move(name):
         lit = rng.choice(np.arange(500, 784) if i < rows // 2 else np.arange(0, 300), 120, replace=False)
         row[lit] = rng.random(lit.size).astype(np.float32) + np.float32(0.01)
     y = rng.integers(0, 10, size=rows).astype(np.int32)
-    results = []
-    for threads in (1, 2):
-        fastmlp.set_num_threads(threads)
-        m = fastmlp.Sequential([Dense(300, activation="relu"), Dense(10, activation="softmax")], input_dim=784, seed=6)
-        m.compile(optimizer=OPTIMIZERS[name](), loss="sparse_categorical_crossentropy")
-        m.fit(x, y, batch_size=1, epochs=2, shuffle=False, verbose=0)  # 4,400 steps
-        assert m._network.last_step_split == (threads == 2)
-        state = m.optimizer.state_dict()["state"]
-        results.append([m.weights.copy()] + [np.asarray(v).copy() for e in state for v in e.values() if isinstance(v, np.ndarray)])
-    for a, b in zip(*results):
-        assert_same_bits(a, b)
+    assert_one_thread_bits(lambda: [Dense(300, activation="relu"), Dense(10, activation="softmax")], 784, 6,
+                           OPTIMIZERS[name], x, y, epochs=2, shuffle=False)  # 4,400 steps
+
+
+def test_a_single_input_row():
+    """One kernel row: thread 0 keeps it, thread 1 updates the later layers."""
+    x = np.zeros((40, 1), np.float32)  # zero inputs: the sparse product, so the split step
+    y = (np.arange(40) % 2).astype(np.int32)
+    assert_one_thread_bits(lambda: [Dense(20000, activation="relu"), Dense(2, activation="softmax")], 1, 3,
+                           kopt.Adam, x, y)

@@ -47,7 +47,7 @@ class RowOwners {
   // about `row_seconds`: by a quarter of the rows that would even the two
   // out, at most 16, so that noise does not move many.
   void rebalance(double lag, double row_seconds) {
-    if (!(row_seconds > 0) || !std::isfinite(lag)) return;
+    if (rows() < 2 || !(row_seconds > 0) || !std::isfinite(lag)) return;
     const double move = std::clamp(lag / (4 * row_seconds), -16.0, 16.0);
     set_band(std::clamp<Index>(width_ - Index(std::lround(move)), 1, rows() - 1));
   }
@@ -62,7 +62,7 @@ class RowOwners {
     mask_.assign(std::size_t((rows + 63) / 64), 0);
     steps_ = 0;
     center_ = rows / 2;
-    set_band(rows / 2);
+    set_band(std::max<Index>(1, rows / 2));
   }
 
   // Centers the band where a band of its width covers the most lit pixels
