@@ -10,6 +10,7 @@
 #include "batchnorm.hpp"
 #include "dense.hpp"
 #include "parallel.hpp"
+#include "sparse.hpp"
 
 namespace fastmlp {
 
@@ -435,13 +436,17 @@ bool Network::zero_steps_deferrable() const {
          !has_regularizer_ && optimizer_->defers_zero_steps();
 }
 
+void Network::add_pieces(Index layer, Index begin, Index end) {
+  for (Index b = begin; b < end; b += kPiece) {
+    const Index e = std::min(end, b + kPiece);
+    pieces_.push_back({layer, b, e, piece_values_});
+    piece_values_ += e - b;
+  }
+}
+
 void Network::plan_update(const float* single_row, bool defer, const std::uint64_t* second) {
   pieces_.clear();
   piece_values_ = 0;
-  auto add = [&](Index l, Index begin, Index end) {
-    pieces_.push_back({l, begin, end, piece_values_});
-    piece_values_ += end - begin;
-  };
   for (Index l = 0; l < num_layers(); ++l) {
     const Layer& layer = layers_[l];
     Index from = 0;
@@ -452,12 +457,11 @@ void Network::plan_update(const float* single_row, bool defer, const std::uint64
       const Index out = layer.out, rows_per_piece = std::max<Index>(1, kPiece / out);
       Index run_begin = 0, run_rows = 0;
       auto close_run = [&] {
-        if (run_rows > 0) add(0, run_begin * out, (run_begin + run_rows) * out);
+        if (run_rows > 0) add_pieces(0, run_begin * out, (run_begin + run_rows) * out);
         run_rows = 0;
       };
-      auto of_second = [&](Index k) { return (second[k >> 6] >> (k & 63)) & 1u; };
       for (Index k = 0; k < layer.in; ++k) {
-        if (second && k > 0 && of_second(k) != of_second(k - 1)) close_run();
+        if (second && k > 0 && bit_set(second, k) != bit_set(second, k - 1)) close_run();
         const bool zero = single_row && single_row[k] == 0.0f;
         if (zero && (deferred_steps_[k] > 0 || row_may_defer_[k])) {
           if (deferred_steps_[k]++ == 0) ++rows_deferred_;
@@ -473,7 +477,7 @@ void Network::plan_update(const float* single_row, bool defer, const std::uint64
       close_run();
       from = layer.in * out;
     }
-    for (Index b = from; b < layer.param_count; b += kPiece) add(l, b, std::min(layer.param_count, b + kPiece));
+    add_pieces(l, from, layer.param_count);
   }
 }
 

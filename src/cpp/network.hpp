@@ -263,6 +263,8 @@ class Network {
   };
   std::vector<Piece> pieces_;  // reserved for the most a step can need
   std::vector<Piece> piece_scratch_;  // thread 1's kernel pieces while split_direct_step sorts them
+  // Appends [begin, end) of a layer's parameters as pieces of at most kPiece values.
+  void add_pieces(Index layer, Index begin, Index end);
   // One piece's update, its gradient formed in an L1 buffer, or +0 where
   // `zero_gradient` (kernel rows of zero inputs: nothing to form).
   void update_one_piece(const Piece& piece, const GradientTransform& transform, bool shared, bool zero_gradient);

@@ -169,6 +169,20 @@ Index count_nonzeros(const float* row, Index cols) {
   return n;
 }
 
+void nonzero_bits(const float* row, Index cols, std::uint64_t* bits) {
+  std::fill(bits, bits + (cols + 63) / 64, std::uint64_t(0));
+#ifdef __AVX512F__
+  for (Index j = 0; j < cols; j += 16) {
+    const __mmask16 in = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
+    const __mmask16 nonzero =
+        _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, row + j), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    bits[j >> 6] |= std::uint64_t(nonzero) << (j & 63);  // j is a multiple of 16
+  }
+#else
+  for (Index j = 0; j < cols; ++j) bits[j >> 6] |= std::uint64_t(row[j] != 0.0f) << (j & 63);
+#endif
+}
+
 bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, CsrMatrix& out) {
   out.reserve(rows, cols);
   out.rows = rows;

@@ -29,6 +29,10 @@ struct CsrMatrix {
 
 // How many of the row's values are nonzero (NaN counts, -0 does not), as csr_from_dense counts them.
 Index count_nonzeros(const float* row, Index cols);
+// Bit j of bits[j / 64] set where row[j] != 0 (NaN included), for j < cols;
+// bits holds (cols + 63) / 64 words.
+void nonzero_bits(const float* row, Index cols, std::uint64_t* bits);
+inline bool bit_set(const std::uint64_t* bits, Index j) { return (bits[j >> 6] >> (j & 63)) & 1u; }
 
 // x (rows, cols), row-major, to CSR. Gives up, returning false, once the
 // nonzeros pass max_nonzeros: a denser x is faster through the dense product.

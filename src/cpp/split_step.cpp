@@ -29,6 +29,7 @@
 
 #include "network.hpp"
 #include "parallel.hpp"
+#include "sparse.hpp"
 
 namespace fastmlp {
 namespace {
@@ -70,7 +71,7 @@ void Network::add_row_runs(const std::uint64_t* rows) {
   };
   for (Index k = next(0, true); k < in;) {
     const Index end = next(k, false);
-    for (Index b = k * out; b < end * out; b += kPiece) pieces_.push_back({0, b, std::min(end * out, b + kPiece), 0});
+    add_pieces(0, k * out, end * out);
     k = next(end, true);
   }
 }
@@ -83,9 +84,9 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
   const bool defer = zero_steps_deferrable();
   // Bit k of row_masks_[0..words): x[k] != 0. (x is sparse, so its zero
   // pixels' rows have a +0 gradient.)
-  row_masks_.assign(std::size_t(2 * words), 0);
+  row_masks_.resize(std::size_t(2 * words));
   std::uint64_t* const lit = row_masks_.data();
-  for (Index k = 0; k < in; ++k) lit[k >> 6] |= std::uint64_t(x[k] != 0.0f) << (k & 63);
+  nonzero_bits(x, in, lit);
   const std::uint64_t* const second = row_owners_.second_mask(in);  // bit k: thread 1 updates row k
   row_owners_.count(lit);
   // The pieces, each thread's in one stretch:
@@ -100,9 +101,8 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
     // Thread 0's kernel pieces first, each thread's in row order.
     piece_scratch_.clear();
     Index kept = 0, i = 0;
-    auto seconds = [&](const Piece& p) { return (second[(p.begin / out) >> 6] >> ((p.begin / out) & 63)) & 1u; };
     for (; i < Index(pieces_.size()) && pieces_[i].layer == 0 && pieces_[i].begin < kernel_values; ++i) {
-      if (seconds(pieces_[i]))
+      if (bit_set(second, pieces_[i].begin / out))
         piece_scratch_.push_back(pieces_[i]);
       else
         pieces_[kept++] = pieces_[i];
@@ -113,6 +113,7 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
   } else {
     stop_deferring();
     pieces_.clear();
+    piece_values_ = 0;
     std::uint64_t* const rows = lit + words;  // scratch for one class of rows
     const std::uint64_t tail = in % 64 == 0 ? ~std::uint64_t(0) : (std::uint64_t(1) << (in % 64)) - 1;
     auto add_rows = [&](bool of_second, bool lit_rows) {
@@ -128,9 +129,7 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
     zero_end[1] = Index(pieces_.size());
     add_rows(true, true);
     kernel_end = Index(pieces_.size());
-    for (Index l = 0; l < num_layers(); ++l)
-      for (Index b = l == 0 ? kernel_values : 0; b < layers_[l].param_count; b += kPiece)
-        pieces_.push_back({l, b, std::min(layers_[l].param_count, b + kPiece), 0});
+    for (Index l = 0; l < num_layers(); ++l) add_pieces(l, l == 0 ? kernel_values : 0, layers_[l].param_count);
   }
   // Early work: catch-ups of a thread's kernel pieces (with deferral), or
   // the updates of its zero rows (without). Then its kernel pieces'
