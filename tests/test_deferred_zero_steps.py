@@ -1,11 +1,15 @@
-"""At batch 1 inside train_epoch, RMSprop (without momentum or centering) and
-Adagrad leave the first layer's kernel rows of zero pixels out of the update
-and count their steps: a +0 gradient leaves those weights as they are and
-only decays (RMSprop) or keeps (Adagrad) the state, and each row's count is
-applied, step by step in the rule's own rounding, before the row is next
-updated and before the call reports or returns (Network::plan_update,
+"""At batch 1 inside train_epoch, RMSprop (without momentum or centering),
+Adagrad and Adam (without amsgrad) leave the first layer's kernel rows of
+zero pixels out of the update and count their steps: a +0 gradient leaves
+those weights as they are and only decays (RMSprop, Adam's v) or keeps
+(Adagrad) the state, and each row's count is applied, step by step in the
+rule's own rounding, before the row is next updated and before the call
+reports or returns (Network::plan_update, Network::defer_zero_rows,
 Optimizer::catch_up_zero_steps). A row is deferred only if its weights and
-state passed a check after their last update (Optimizer::zero_steps_keep_params).
+state passed a check after their last update (Optimizer::zero_steps_keep_params);
+under Adam that needs m settled: a zero step leaves it as it is, and its
+step to p rounds to 0 (once m is near the smallest float, hundreds of steps
+after the pixel was last lit).
 
 The reference is the same model with deferral turned off
 (`_network.defer_zero_steps = False`): weights and optimizer state must be
@@ -26,9 +30,19 @@ DEFERRING = {
         learning_rate=fastmlp.optim.schedules.ExponentialDecay(1e-3, decay_steps=5, decay_rate=0.5)),
     "keras adagrad": lambda: "adagrad",
     "torch adagrad lr_decay": lambda: optim.Adagrad(lr=0.01, lr_decay=0.01),
+    "keras adam": lambda: "adam",
+    "torch adam": lambda: optim.Adam(lr=1e-3),
+    # beta_1 = 0.5: m settles within tens of steps, so lit rows get deferred too
+    "keras adam fast m": lambda: keras.Adam(beta_1=0.5),
+    "torch adam fast m": lambda: optim.Adam(lr=1e-3, betas=(0.5, 0.999)),
+    # a learning rate that grows: the check bounds the steps to come, not this one
+    "keras adam growing schedule": lambda: keras.Adam(
+        beta_1=0.5, learning_rate=fastmlp.optim.schedules.LinearWarmup(0.05, warmup_steps=200, initial_learning_rate=1e-6)),
 }
 NOT_DEFERRING = {
-    "keras adam": lambda: "adam",
+    "keras adam amsgrad": lambda: keras.Adam(amsgrad=True),
+    "torch adamw": lambda: optim.AdamW(lr=1e-3),
+    "keras nadam": lambda: "nadam",
     "keras rmsprop momentum": lambda: keras.RMSprop(momentum=0.9),
     "torch rmsprop centered": lambda: optim.RMSprop(lr=1e-3, centered=True),
     "keras rmsprop clipvalue": lambda: keras.RMSprop(clipvalue=0.01),
@@ -107,6 +121,30 @@ def test_other_rules_and_options_defer_nothing(optimizer):
     for m in (deferred, reference):
         m.fit(x, y, batch_size=1, epochs=1, verbose=0)
     assert deferred._network.deferred_row_steps == 0
+    assert_same_bits(deferred, reference)
+
+
+@pytest.mark.parametrize("flush", [False, True])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("optimizer", ["keras adam fast m", "torch adam fast m"])
+def test_adam_defers_the_rows_of_pixels_lit_long_ago(optimizer, threads, flush):
+    # Pixels [0, 200) light in the first 30 rows only, [400, 600) in all the
+    # others, the rest never. The never-lit rows can be deferred from their
+    # first update on; more deferred steps than those could give means rows
+    # of the first band settled after their last lit step and were deferred.
+    fastmlp.set_flush_denormals(flush)
+    rng = np.random.default_rng(5)
+    n = 300
+    x = np.zeros((n, 784), np.float32)
+    for i, row in enumerate(x):
+        band = np.arange(0, 200) if i < 30 else np.arange(400, 600)
+        row[rng.choice(band, 100, replace=False)] = rng.random(100).astype(np.float32) + 0.1
+    y = rng.integers(0, 10, size=n).astype(np.int32)
+    deferred, reference = twins(DEFERRING[optimizer], threads)
+    for m in (deferred, reference):
+        m.fit(x, y, batch_size=1, epochs=1, verbose=0, shuffle=False)
+    never_lit = 784 - 400
+    assert deferred._network.deferred_row_steps > never_lit * n + 50 * 100
     assert_same_bits(deferred, reference)
 
 
@@ -335,6 +373,101 @@ def test_infinite_and_negative_zero_weights_stay_under_a_zero_gradient(kernel):
         assert p.view(np.uint32)[0] == np.float32(p0).view(np.uint32)
 
 
+ADAM_KERNELS = {
+    "keras adam": lambda: fastmlp._core.KerasAdam(),
+    "torch adam": lambda: fastmlp._core.TorchAdam(),
+}
+MOMENTS = np.array([0.0, -0.0, 0.5, -1e-30, 1e-36, NORMAL_MIN, -NORMAL_MIN, TINY, -TINY, np.float32(1e-45),
+                    -np.float32(1e-45), np.inf, np.nan], np.float32)
+
+
+def _adam_after_one_step(kernel, p0, m0, v0, learning_rate=0.01, bound=0.0):
+    """An Adam kernel on one value, past a first step (which sets the bound
+    on the step sizes to come), with that value's state set to m0, v0."""
+    k = ADAM_KERNELS[kernel]()
+    k.learning_rate = learning_rate
+    k.deferral_learning_rate_bound = bound
+    k.bind(1)
+    k.step(np.zeros(1, np.float32), np.zeros(1, np.float32))
+    k.state(0)[0], k.state(1)[0] = m0, v0
+    return k, np.array([p0], np.float32)
+
+
+@pytest.mark.parametrize("flush", [False, True])
+@pytest.mark.parametrize("kernel", sorted(ADAM_KERNELS))
+def test_adam_check_and_catch_up_against_real_zero_gradient_steps(kernel, flush):
+    # Every (parameter, m, v) triple alone: where zero_steps_keep_params
+    # accepts it, k real steps with a +0 gradient leave p and m as they are
+    # and give the v that catch_up_zero_steps(k) gives.
+    fastmlp.set_flush_denormals(flush)
+    accepted_moments = set()
+    for p0 in PARAMS:
+        for m0 in MOMENTS:
+            for v0 in STATES:
+                real, p = _adam_after_one_step(kernel, p0, m0, v0)
+                deferred, q = _adam_after_one_step(kernel, p0, m0, v0)
+                if not deferred.zero_steps_keep_params(q):
+                    continue
+                accepted_moments.add(float(m0))
+                with np.errstate(all="ignore"):
+                    for steps in (1, 2, 40):
+                        for _ in range(steps):
+                            real.step(p, np.zeros(1, np.float32))
+                        deferred.catch_up_zero_steps(steps)
+                        at = (p0, m0, v0, steps)
+                        assert p.view(np.uint32)[0] == np.float32(p0).view(np.uint32), at
+                        assert real.state(0).view(np.uint32)[0] == np.float32(m0).view(np.uint32), at
+                        assert real.state(1).view(np.uint32)[0] == deferred.state(1).view(np.uint32)[0], at
+    # m = +0 settles in either mode; the smallest normal floats only where
+    # the decay's product is flushed, the smallest subnormal only where it
+    # rounds to 0; a moment that still moves the weight never.
+    expected = {0.0, float(NORMAL_MIN), -float(NORMAL_MIN)} if flush else {0.0, 1e-45, -1e-45}
+    assert {float(np.float32(m)) for m in expected} == accepted_moments
+
+
+@pytest.mark.parametrize("kernel", sorted(ADAM_KERNELS))
+def test_adam_check_bounds_the_learning_rates_to_come(kernel):
+    # A settled m at one learning rate moves the weight at a far larger one:
+    # the check takes the larger of the rate and the bound a caller set.
+    fastmlp.set_flush_denormals(True)
+    k, p = _adam_after_one_step(kernel, 1e-30, 1e-37, 0.0, learning_rate=1e-3)
+    assert k.zero_steps_keep_params(p)
+    k, p = _adam_after_one_step(kernel, 1e-30, 1e-37, 0.0, learning_rate=1e-3, bound=1e6)
+    assert not k.zero_steps_keep_params(p)
+    big, q = _adam_after_one_step(kernel, 1e-30, 1e-37, 0.0, learning_rate=1e6)
+    big.step(q, np.zeros(1, np.float32))
+    assert q[0] != np.float32(1e-30)
+
+
+ADAM_DECAYS = [("keras adam", b2) for b2 in (0.999, 0.5, 0.0, 1.0)] + [("torch adam", b2) for b2 in (0.999, 0.5, 0.0)]
+
+
+@pytest.mark.parametrize("flush", [False, True])
+@pytest.mark.parametrize("kernel, beta2", ADAM_DECAYS)
+def test_adam_catch_up_of_a_long_stretch_against_real_steps(kernel, beta2, flush):
+    # v of Adam (Keras's s + w (0 - s), PyTorch's b2 s + 0) over a stretch
+    # longer than a register block, m = 0 and p = 0 so that only v moves.
+    fastmlp.set_flush_denormals(flush)
+    rng = np.random.default_rng(1)
+    v = np.concatenate([np.float32(10.0) ** rng.uniform(-45, 38, 352).astype(np.float32),
+                        [0.0, -0.0, 1e-38, 3e38, TINY, FLOAT_MAX, 1.0, 0.25]]).astype(np.float32)
+    n = len(v)
+    for steps in (1, 9, 17, 300, 3000):
+        real, deferred = ADAM_KERNELS[kernel](), ADAM_KERNELS[kernel]()
+        for k in (real, deferred):
+            k.beta2 = beta2
+            k.bind(n)
+            k.state(1)[:] = v
+        p = np.zeros(n, np.float32)
+        with np.errstate(all="ignore"):
+            for _ in range(steps):
+                real.step(p, np.zeros(n, np.float32))
+            deferred.catch_up_zero_steps(steps)
+        np.testing.assert_array_equal(real.state(1).view(np.uint32), deferred.state(1).view(np.uint32),
+                                      err_msg=f"{steps} steps")
+        assert not p.any()
+
+
 def test_which_settings_defer():
     def kernel(cls, **settings):
         k = getattr(fastmlp._core, cls)()
@@ -355,4 +488,9 @@ def test_which_settings_defer():
     assert not kernel("KerasRMSprop", decoupled_weight_decay=1e-3)
     assert not kernel("KerasRMSprop", clip_norm=1.0)
     assert not kernel("KerasRMSprop", learning_rate=float("inf"))
-    assert not kernel("KerasAdam") and not kernel("KerasSGD")
+    assert kernel("KerasAdam") and kernel("TorchAdam") and kernel("KerasAdam", beta2=1.0)
+    assert not kernel("KerasAdam", amsgrad=True) and not kernel("TorchAdam", amsgrad=True)
+    assert not kernel("KerasAdam", beta1=1.0) and not kernel("TorchAdam", beta1=-0.5)
+    assert not kernel("TorchAdam", beta2=1.0)  # 1 / sqrt(1 - b2^t) would be infinite
+    assert not kernel("KerasAdam", epsilon=0.0) and not kernel("TorchAdam", decoupled_weight_decay=1e-2)
+    assert not kernel("KerasNadam") and not kernel("KerasSGD")

@@ -81,10 +81,10 @@ Network::Network(Index input_dim, std::vector<LayerSpec> specs) : input_dim_(inp
   if (first.spec.kind == LayerKind::Dense) {
     deferred_steps_.assign(first.in, 0);
     row_may_defer_.assign(first.in, 0);
+    row_vet_wait_.assign(first.in, 0);
     pieces += first.in;  // a piece per kernel row at most
   }
   pieces_.reserve(pieces);
-  piece_scratch_.reserve(pieces);
   for (const Layer& layer : layers_) {
     if (layer.param_count == 0) continue;
     if (layer.spec.kind == LayerKind::Dense) {
@@ -444,7 +444,7 @@ void Network::add_pieces(Index layer, Index begin, Index end) {
   }
 }
 
-void Network::plan_update(const float* single_row, bool defer, const std::uint64_t* second) {
+void Network::plan_update(const float* single_row, bool defer) {
   pieces_.clear();
   piece_values_ = 0;
   for (Index l = 0; l < num_layers(); ++l) {
@@ -461,7 +461,6 @@ void Network::plan_update(const float* single_row, bool defer, const std::uint64
         run_rows = 0;
       };
       for (Index k = 0; k < layer.in; ++k) {
-        if (second && k > 0 && bit_set(second, k) != bit_set(second, k - 1)) close_run();
         const bool zero = single_row && single_row[k] == 0.0f;
         if (zero && (deferred_steps_[k] > 0 || row_may_defer_[k])) {
           if (deferred_steps_[k]++ == 0) ++rows_deferred_;
@@ -528,17 +527,27 @@ void Network::update_in_pieces(const GradientTransform& transform, bool defer) {
 }
 
 void Network::update_deferring_piece(const Piece& piece, const GradientTransform& transform, bool shared,
-                                     bool catch_up) {
+                                     bool catch_up, bool zero_gradient) {
   const Layer& first = layers_.front();
   const bool kernel_rows = piece.layer == 0 && piece.begin < first.in * first.out;
   const Index row0 = piece.begin / first.out, row1 = piece.end / first.out;  // whole rows when kernel_rows
   if (kernel_rows && catch_up)
     for (Index k = row0; k < row1; ++k) catch_up_row(k);
-  update_one_piece(piece, transform, shared, /*zero_gradient=*/false);
+  update_one_piece(piece, transform, shared, zero_gradient);
   if (kernel_rows) {
     for (Index k = row0; k < row1; ++k) {
+      // A row the check turned down waits kVetBackoff updates before the
+      // next: under Adam, most rows need hundreds of zero steps to settle,
+      // and checking each one at each update cost 10 us a step on two threads.
+      row_may_defer_[k] = 0;
+      if (row_vet_wait_[k] > 0) {
+        --row_vet_wait_[k];
+        continue;
+      }
       const Index at = first.param_offset + k * first.out;
-      row_may_defer_[k] = optimizer_->zero_steps_keep_params(params_.data() + at, at, first.out);
+      const bool keeps = optimizer_->zero_steps_keep_params(params_.data() + at, at, first.out);
+      row_may_defer_[k] = keeps;
+      row_vet_wait_[k] = keeps ? 0 : kVetBackoff;
     }
   }
 }
@@ -562,7 +571,10 @@ void Network::catch_up_row(Index k) {
 
 void Network::stop_deferring() {
   catch_up_deferred_rows();
-  if (may_defer_set_) std::fill(row_may_defer_.begin(), row_may_defer_.end(), std::uint8_t(0));
+  if (may_defer_set_) {
+    std::fill(row_may_defer_.begin(), row_may_defer_.end(), std::uint8_t(0));
+    std::fill(row_vet_wait_.begin(), row_vet_wait_.end(), std::uint8_t(0));
+  }
   may_defer_set_ = false;
 }
 
@@ -604,18 +616,23 @@ Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_siz
   // Zero-gradient steps may be deferred until this call returns (or
   // reports), whichever way it returns; rows are vetted afresh, since the
   // caller may have written the weights or the state since the last call.
+  // Adam's deferral also needs a bound on the learning rates to come.
   struct Deferring {
     Network& net;
-    explicit Deferring(Network& n) : net(n) {
+    Deferring(Network& n, const double* learning_rates, Index steps) : net(n) {
       net.stop_deferring();
       net.deferred_row_steps_ = 0;
       net.deferring_ = true;
+      double bound = 0;
+      for (Index i = 0; learning_rates && i < steps; ++i) bound = std::max(bound, std::abs(learning_rates[i]));
+      net.optimizer_->deferral_learning_rate_bound = bound;  // a NaN step defers nothing (defers_zero_steps)
     }
     ~Deferring() {
       net.stop_deferring();
       net.deferring_ = false;
+      net.optimizer_->deferral_learning_rate_bound = 0;
     }
-  } deferring(*this);
+  } deferring(*this, learning_rates, steps);
   seed_dropout(seed ^ 0x6A09E667F3BCC909ull);  // dropout masks: reproducible, apart from the order
   auto previous = std::chrono::steady_clock::now();
   Metrics total;

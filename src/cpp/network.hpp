@@ -196,15 +196,17 @@ class Network {
   // are dealt out between the two by row_owners_, so that each row's weights
   // and state stay in one core's cache from step to step. Meanwhile each
   // thread does its work that needs no gradient: its zero pixels' rows
-  // (gradient +0), or, where those rows are deferred (RMSprop, Adagrad), the
-  // catch-ups of the rows it updates. Each value gets the update of the
+  // (gradient +0) that are not deferred, and the catch-ups of its deferred
+  // rows that are lit this step. Each value gets the update of the
   // one-thread step, so the same bits. Where: several threads, at least
   // kParallelMinElements parameters, two layers or more, rules other than
   // plain SGD, x sparse (split_step.cpp).
   bool split_step_applies(const float* x) const;
   Metrics split_direct_step(const float* x, Targets y);
   // Appends the first layer's kernel rows whose bit is set, as pieces.
-  void add_row_runs(const std::uint64_t* rows);
+  void add_row_runs(const std::uint64_t* rows, bool whole_rows);
+  // split_direct_step's part of plan_update: the rows it defers, as a bit mask.
+  void defer_zero_rows(const std::uint64_t* lit, std::uint64_t* deferred);
   RowOwners row_owners_;                 // which thread updates each kernel row
   std::vector<std::uint64_t> row_masks_;  // bit masks over the kernel rows, per step
   // A direct step's update (other than plain SGD's): pieces of at most
@@ -217,8 +219,7 @@ class Network {
   // the zero rows are fewer and scattered, and pieces of them ran slower
   // (RMSprop, 2 threads: 74-82 us a step against 59-64).
   bool zero_steps_deferrable() const;
-  // With `second` (bit k: thread 1 updates row k), no piece holds rows of both threads.
-  void plan_update(const float* single_row, bool defer, const std::uint64_t* second = nullptr);
+  void plan_update(const float* single_row, bool defer);
   void update_in_pieces(const GradientTransform& transform, bool defer);
   // Applies first-layer kernel row k's deferred steps (from one thread per row).
   void catch_up_row(Index k);
@@ -262,7 +263,6 @@ class Network {
     Index start;              // values in the pieces before it
   };
   std::vector<Piece> pieces_;  // reserved for the most a step can need
-  std::vector<Piece> piece_scratch_;  // thread 1's kernel pieces while split_direct_step sorts them
   // Appends [begin, end) of a layer's parameters as pieces of at most kPiece values.
   void add_pieces(Index layer, Index begin, Index end);
   // One piece's update, its gradient formed in an L1 buffer, or +0 where
@@ -271,13 +271,17 @@ class Network {
   // update_in_pieces's work on one piece with deferral: its deferred rows
   // caught up first (unless catch_up is false: done already), and its
   // kernel rows vetted after (Optimizer::zero_steps_keep_params).
-  void update_deferring_piece(const Piece& piece, const GradientTransform& transform, bool shared, bool catch_up);
+  void update_deferring_piece(const Piece& piece, const GradientTransform& transform, bool shared, bool catch_up,
+                              bool zero_gradient = false);
   BalancedShares update_shares_;  // of the pieces, between the threads
   Index piece_values_ = 0;
   // Per first-layer kernel row: the steps deferred, and whether its values
   // passed Optimizer::zero_steps_keep_params after its last update.
   std::vector<std::int64_t> deferred_steps_;
   std::vector<std::uint8_t> row_may_defer_;
+  // Per kernel row: updates left before the check runs again (update_deferring_piece).
+  std::vector<std::uint8_t> row_vet_wait_;
+  static constexpr std::uint8_t kVetBackoff = 32;
   Index rows_deferred_ = 0;
   bool deferring_ = false;      // inside train_epoch
   bool defer_allowed_ = true;   // set_defer_zero_steps

@@ -183,6 +183,20 @@ void nonzero_bits(const float* row, Index cols, std::uint64_t* bits) {
 #endif
 }
 
+void nonzero_bits(const std::uint8_t* row, Index cols, std::uint64_t* bits) {
+  for (Index j = 0; j < cols; j += 64) {
+#ifdef __AVX512BW__
+    const __mmask64 in = cols - j >= 64 ? ~__mmask64(0) : (__mmask64(1) << (cols - j)) - 1;
+    const __m512i bytes = _mm512_maskz_loadu_epi8(in, row + j);
+    bits[j >> 6] = _mm512_test_epi8_mask(bytes, bytes);
+#else
+    std::uint64_t word = 0;
+    for (Index i = j; i < std::min(cols, j + 64); ++i) word |= std::uint64_t(row[i] != 0) << (i - j);
+    bits[j >> 6] = word;
+#endif
+  }
+}
+
 bool csr_from_dense(const float* x, Index rows, Index cols, Index max_nonzeros, CsrMatrix& out) {
   out.reserve(rows, cols);
   out.rows = rows;

@@ -32,6 +32,7 @@ Index count_nonzeros(const float* row, Index cols);
 // Bit j of bits[j / 64] set where row[j] != 0 (NaN included), for j < cols;
 // bits holds (cols + 63) / 64 words.
 void nonzero_bits(const float* row, Index cols, std::uint64_t* bits);
+void nonzero_bits(const std::uint8_t* row, Index cols, std::uint64_t* bits);
 inline bool bit_set(const std::uint64_t* bits, Index j) { return (bits[j >> 6] >> (j & 63)) & 1u; }
 
 // x (rows, cols), row-major, to CSR. Gives up, returning false, once the

@@ -13,12 +13,13 @@
 //   thread 0:  first layer forward | its early work       | its lit rows, its early work left | what thread 1 left
 //   thread 1:  its early work      | later layers' passes | later layers, its lit rows, ...   | what thread 0 left
 //
-// The early work needs nothing from the passes: under RMSprop and Adagrad,
-// catching up the deferred steps of the rows that are updated (state only,
-// before their update); under the other rules, the update of the zero
-// pixels' rows, whose gradient is +0. A thread that runs out of its own
-// work takes the other's from the far end of its lists (with deferral, only
-// updates, once the other has caught its rows up).
+// The early work needs nothing from the passes: the update of the zero
+// pixels' rows, whose gradient is +0. With deferral (RMSprop, Adagrad, Adam:
+// Optimizer::defers_zero_steps), the zero rows whose step only decays the
+// state are left out, and each thread first catches up the deferred steps
+// of its lit rows (state only, before their update). A thread that runs out
+// of its own work takes the other's from the far end of its lists (its lit
+// rows once the other has caught them up).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -52,12 +53,13 @@ bool Network::split_step_applies(const float* x) const {
          sparse_input_.takes_sparse_product(x, 1, first.in);
 }
 
-// The runs of set bits of `rows` (bit k: kernel row k) as pieces. From a bit
-// mask, a run's end costs one count of trailing zeros rather than a
-// mispredicted branch per pixel (a branch per pixel took about 2.7 us a step).
-void Network::add_row_runs(const std::uint64_t* rows) {
+// The runs of set bits of `rows` (bit k: kernel row k) as pieces, each of
+// whole rows where `whole_rows`. From a bit mask, a run's end costs one
+// count of trailing zeros rather than a mispredicted branch per pixel (a
+// branch per pixel took about 2.7 us a step).
+void Network::add_row_runs(const std::uint64_t* rows, bool whole_rows) {
   const Layer& first = layers_.front();
-  const Index in = first.in, out = first.out;
+  const Index in = first.in, out = first.out, rows_per_piece = std::max<Index>(1, kPiece / out);
   // The first k >= from whose bit is `value` (or `in`).
   auto next = [&](Index from, bool value) {
     for (Index k = from; k < in;) {
@@ -71,9 +73,33 @@ void Network::add_row_runs(const std::uint64_t* rows) {
   };
   for (Index k = next(0, true); k < in;) {
     const Index end = next(k, false);
-    add_pieces(0, k * out, end * out);
+    for (Index r = k; r < end; r += whole_rows ? rows_per_piece : end - k)
+      add_pieces(0, r * out, std::min(end, whole_rows ? r + rows_per_piece : end) * out);
     k = next(end, true);
   }
+}
+
+// With deferral: sets bit k of `deferred` for the kernel rows this step
+// defers (x[k] = 0, and the row is deferred already or passed the check
+// after its last update) and counts their steps; a lit row that was
+// deferred is caught up by its thread before its update. (A deferred row
+// keeps row_may_defer_ set: it is only cleared after an update, which
+// catches the row up first, or by stop_deferring, which catches up all.)
+void Network::defer_zero_rows(const std::uint64_t* lit, std::uint64_t* deferred) {
+  const Index in = layers_.front().in, words = (in + 63) / 64;
+  nonzero_bits(row_may_defer_.data(), in, deferred);
+  Index newly = 0, caught = 0, steps = 0;
+  for (Index w = 0; w < words; ++w) {
+    for (std::uint64_t bits = lit[w] & deferred[w]; bits != 0; bits &= bits - 1)
+      caught += deferred_steps_[64 * w + Index(__builtin_ctzll(bits))] > 0;
+    deferred[w] &= ~lit[w];
+    steps += __builtin_popcountll(deferred[w]);
+    for (std::uint64_t bits = deferred[w]; bits != 0; bits &= bits - 1)
+      newly += deferred_steps_[64 * w + Index(__builtin_ctzll(bits))]++ == 0;
+  }
+  rows_deferred_ += newly - caught;
+  deferred_row_steps_ += steps;
+  may_defer_set_ = true;
 }
 
 Metrics Network::split_direct_step(const float* x, Targets y) {
@@ -84,71 +110,69 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
   const bool defer = zero_steps_deferrable();
   // Bit k of row_masks_[0..words): x[k] != 0. (x is sparse, so its zero
   // pixels' rows have a +0 gradient.)
-  row_masks_.resize(std::size_t(2 * words));
+  row_masks_.resize(std::size_t(3 * words));
   std::uint64_t* const lit = row_masks_.data();
   nonzero_bits(x, in, lit);
   const std::uint64_t* const second = row_owners_.second_mask(in);  // bit k: thread 1 updates row k
   row_owners_.count(lit);
+  // Bit k: the row is deferred this step.
+  std::uint64_t* const deferred = lit + 2 * words;
+  if (defer) {
+    defer_zero_rows(lit, deferred);
+  } else {
+    stop_deferring();
+    std::fill(deferred, deferred + words, std::uint64_t(0));
+  }
   // The pieces, each thread's in one stretch:
   //   thread 0: [its zero rows] [its lit rows]
   //   thread 1: [its zero rows] [its lit rows] [first layer's bias, later layers]
-  // With deferral, a thread's kernel pieces are the rows it updates (lit,
-  // or zero and not deferrable), its early work catching them up.
-  Index zero_end[2], lit_end0, kernel_end;
-  if (defer) {
-    plan_update(x, /*defer=*/true, second);
-    may_defer_set_ = true;
-    // Thread 0's kernel pieces first, each thread's in row order.
-    piece_scratch_.clear();
-    Index kept = 0, i = 0;
-    for (; i < Index(pieces_.size()) && pieces_[i].layer == 0 && pieces_[i].begin < kernel_values; ++i) {
-      if (bit_set(second, pieces_[i].begin / out))
-        piece_scratch_.push_back(pieces_[i]);
-      else
-        pieces_[kept++] = pieces_[i];
-    }
-    std::copy(piece_scratch_.begin(), piece_scratch_.end(), pieces_.begin() + kept);
-    zero_end[0] = lit_end0 = kept;
-    zero_end[1] = kernel_end = i;
-  } else {
-    stop_deferring();
-    pieces_.clear();
-    piece_values_ = 0;
-    std::uint64_t* const rows = lit + words;  // scratch for one class of rows
-    const std::uint64_t tail = in % 64 == 0 ? ~std::uint64_t(0) : (std::uint64_t(1) << (in % 64)) - 1;
-    auto add_rows = [&](bool of_second, bool lit_rows) {
-      for (Index w = 0; w < words; ++w)
-        rows[w] = (lit_rows ? lit[w] : ~lit[w]) & (of_second ? second[w] : ~second[w]) & (w == words - 1 ? tail : ~std::uint64_t(0));
-      add_row_runs(rows);
-    };
-    add_rows(false, false);
-    zero_end[0] = Index(pieces_.size());
-    add_rows(false, true);
-    lit_end0 = Index(pieces_.size());
-    add_rows(true, false);
-    zero_end[1] = Index(pieces_.size());
-    add_rows(true, true);
-    kernel_end = Index(pieces_.size());
-    for (Index l = 0; l < num_layers(); ++l) add_pieces(l, l == 0 ? kernel_values : 0, layers_[l].param_count);
+  // leaving out the rows deferred. With deferral, pieces hold whole rows
+  // (each row is vetted after its update).
+  pieces_.clear();
+  piece_values_ = 0;
+  std::uint64_t* const class_rows = lit + words;  // scratch for one class of rows
+  const std::uint64_t tail = in % 64 == 0 ? ~std::uint64_t(0) : (std::uint64_t(1) << (in % 64)) - 1;
+  // Adds thread t's zero (or lit) rows; returns the end of their pieces.
+  auto add_rows = [&](int t, bool lit_rows) {
+    for (Index w = 0; w < words; ++w)
+      class_rows[w] = (lit_rows ? lit[w] : ~lit[w] & ~deferred[w]) & (t == 1 ? second[w] : ~second[w]) &
+                      (w == words - 1 ? tail : ~std::uint64_t(0));
+    add_row_runs(class_rows, /*whole_rows=*/defer);
+    return Index(pieces_.size());
+  };
+  Index zero_begin[2], lit_begin[2], lit_end[2];
+  for (int t = 0; t < 2; ++t) {
+    zero_begin[t] = Index(pieces_.size());
+    lit_begin[t] = add_rows(t, false);
+    lit_end[t] = add_rows(t, true);
   }
-  // Early work: catch-ups of a thread's kernel pieces (with deferral), or
-  // the updates of its zero rows (without). Then its kernel pieces'
-  // updates, and thread 1's the later layers'.
-  TwoEndedQueue early[2] = {TwoEndedQueue(0, zero_end[0]), TwoEndedQueue(lit_end0, zero_end[1])};
-  TwoEndedQueue rows[2] = {TwoEndedQueue(defer ? 0 : zero_end[0], lit_end0),
-                           TwoEndedQueue(defer ? lit_end0 : zero_end[1], kernel_end)};
-  TwoEndedQueue later(kernel_end, Index(pieces_.size()));
-  auto early_work = [&](Index i) {
+  for (Index l = 0; l < num_layers(); ++l) add_pieces(l, l == 0 ? kernel_values : 0, layers_[l].param_count);
+  // Early work, which needs nothing from the passes: the updates of a
+  // thread's zero rows (gradient +0). Then its lit rows' updates, and
+  // thread 1's the later layers'. With deferral, before any of its updates,
+  // each thread catches up its lit rows that were deferred.
+  TwoEndedQueue early[2] = {TwoEndedQueue(zero_begin[0], lit_begin[0]), TwoEndedQueue(zero_begin[1], lit_begin[1])};
+  TwoEndedQueue rows[2] = {TwoEndedQueue(lit_begin[0], lit_end[0]), TwoEndedQueue(lit_begin[1], lit_end[1])};
+  TwoEndedQueue later(lit_end[1], Index(pieces_.size()));
+  auto early_work = [&](Index i, bool shared) {
     if (defer)
-      for (Index k = pieces_[i].begin / out; k < pieces_[i].end / out; ++k) catch_up_row(k);
+      update_deferring_piece(pieces_[i], transform, shared, /*catch_up=*/false, /*zero_gradient=*/true);
     else
-      update_one_piece(pieces_[i], transform, /*shared=*/false, /*zero_gradient=*/true);
+      update_one_piece(pieces_[i], transform, shared, /*zero_gradient=*/true);
   };
   auto update = [&](Index i, bool shared) {
     if (defer)
       update_deferring_piece(pieces_[i], transform, shared, /*catch_up=*/false);
     else
       update_one_piece(pieces_[i], transform, shared, /*zero_gradient=*/false);
+  };
+
+  std::atomic<bool> caught_up[2] = {!defer, !defer};  // the thread's lit rows are caught up
+  auto catch_up_lit_rows = [&](int t) {
+    if (caught_up[t].load(std::memory_order_relaxed)) return;
+    for (Index i = lit_begin[t]; i < lit_end[t]; ++i)
+      for (Index k = pieces_[i].begin / out; k < pieces_[i].end / out; ++k) catch_up_row(k);
+    caught_up[t].store(true, std::memory_order_release);
   };
 
   enum Stage { Started, FirstLayerDone, PassesDone };
@@ -158,7 +182,6 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point started = Clock::now();
   Clock::time_point own_done[2] = {started, started};
-  std::atomic<bool> caught_up[2] = {false, false};  // with deferral: the thread's catch-ups all done
   // The profile's optimizer phase: from the end of the passes to the end of every thread's update.
   std::optional<StepProfile::Scope> update_scope;
 #pragma omp parallel num_threads(2)
@@ -173,11 +196,13 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
         error = std::current_exception();
       }
       stage.store(FirstLayerDone, std::memory_order_release);
-      for (Index i; stage.load(std::memory_order_acquire) < PassesDone && early[0].take(true, i);) early_work(i);
+      catch_up_lit_rows(0);
+      for (Index i; stage.load(std::memory_order_acquire) < PassesDone && early[0].take(true, i);) early_work(i, false);
       wait_for(stage, PassesDone);
       if (!error) update_scope.emplace(profile_, Phase::Optimizer);
     } else {
-      for (Index i; stage.load(std::memory_order_acquire) < FirstLayerDone && early[1].take(true, i);) early_work(i);
+      catch_up_lit_rows(1);
+      for (Index i; stage.load(std::memory_order_acquire) < FirstLayerDone && early[1].take(true, i);) early_work(i, false);
       wait_for(stage, FirstLayerDone);
       if (!error) {
         try {
@@ -194,21 +219,14 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
         for (Index i; later.take(true, i);) update(i, false);
     }
     if (!error) {
-      // A thread's own rows: with deferral, every catch-up before the rows' updates.
-      if (defer) {
-        for (Index i; early[t].take(true, i);) early_work(i);
-        caught_up[t].store(true, std::memory_order_release);
-      }
       for (Index i; rows[t].take(true, i);) update(i, false);
-      for (Index i; early[t].take(true, i);) early_work(i);
+      for (Index i; early[t].take(true, i);) early_work(i, false);
       own_done[t] = Clock::now();
       // Then what the other thread has left, from the far ends of its
-      // lists; with deferral only its updates, once it has caught up.
+      // lists; its lit rows once it has caught them up.
       const int u = 1 - t;
-      if (defer)
-        while (!caught_up[u].load(std::memory_order_acquire)) cpu_relax();
-      else
-        for (Index i; early[u].take(false, i);) early_work(i);
+      for (Index i; early[u].take(false, i);) early_work(i, false);
+      while (!caught_up[u].load(std::memory_order_acquire)) cpu_relax();
       for (Index i; rows[u].take(false, i);) update(i, true);
       for (Index i; later.take(false, i);) update(i, true);
     }

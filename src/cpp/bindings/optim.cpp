@@ -68,6 +68,9 @@ void bind_optim(py::module_& m) {
       .def_readwrite("clip_value", &Optimizer::clip_value)
       .def_readwrite("clip_norm", &Optimizer::clip_norm)
       .def_readwrite("global_clip_norm", &Optimizer::global_clip_norm)
+      .def_readwrite("deferral_learning_rate_bound", &Optimizer::deferral_learning_rate_bound,
+                     "While zero steps are deferred: a bound on |learning_rate| over the steps to come "
+                     "(train_epoch sets it from its schedule).")
       .def_property_readonly("name", &Optimizer::name)
       .def_property_readonly("state_names", &Optimizer::state_names)
       .def_property_readonly("scalar_names", &Optimizer::scalar_names)
@@ -103,6 +106,7 @@ void bind_optim(py::module_& m) {
         auto p = require_array<float>(params, "params", 1);
         if (p.shape(0) != opt.bound_size()) throw py::value_error("params must have bound_size values");
         if (opt.num_states() == 0) throw py::value_error(opt.name() + " has no state");
+        ComputeScope compute;  // subnormals flushed or not, as inside a step
         return opt.zero_steps_keep_params(p.data(), 0, p.shape(0));
       }, py::arg("params"),
       "For tests: whether steps with a +0 gradient would leave every one of `params` as it is "

@@ -16,25 +16,25 @@
 namespace fastmlp {
 namespace {
 
-// s[i] <- factor * s[i] + addend, `steps` times over s[0, count), each step
-// rounded as the rules round it (a product, then a sum: no fused
-// multiply-add). For states a deferral accepted (finite, >= 0 or -0) and a
-// factor in [0, 1]: then each value's sequence is monotone (every operation
-// in it is), so a value a step leaves as it was (often 0, where a pixel never
-// lights) is at its fixed point, and the remaining steps would leave it too.
+// The decay of ZeroStepDecay, `steps` times over s[0, count), each step
+// rounded as the rules round it (no fused multiply-add): factor * s + addend
+// (a product, then a sum), or s + weight * (target - s). A block of values
+// stops at the first tested step that leaves every one of them as it was:
+// each is then at a fixed point of the step, and the steps left would leave
+// it too (often 0, where a pixel never lights).
 #ifdef __AVX512F__
 // How many steps run between fixed-point tests: the test costs a compare per
-// vector, a step only a multiply (and an add).
+// vector, a step only a multiply (and an add or two).
 constexpr std::int64_t kStepsPerTest = 8;
 
 // V vectors (the last one masked by `last`) held in registers through all
 // their steps: a row of the references' first layer (300 values) is one block.
-template <int V>
-void decay_block(float* s, __mmask16 last, std::int64_t steps, float factor, float addend) {
-  const __m512 f = _mm512_set1_ps(factor), a = _mm512_set1_ps(addend);
+template <int V, bool Lerp>
+void decay_block(float* s, __mmask16 last, std::int64_t steps, const Optimizer::ZeroStepDecay& d) {
+  const __m512 f = _mm512_set1_ps(Lerp ? d.weight : d.factor), a = _mm512_set1_ps(Lerp ? d.target : d.addend);
   // With an addend of +0, only the first step's sum can change a value
   // (-0 * factor + 0 is +0); from then on x * factor + 0 is x * factor.
-  const bool sum_after_first = !(addend == 0.0f && !std::signbit(addend));
+  const bool sum_after_first = Lerp || !(d.addend == 0.0f && !std::signbit(d.addend));
   __m512 v[V];
 #pragma GCC unroll 20
   for (int j = 0; j < V; ++j) v[j] = _mm512_maskz_loadu_ps(j == V - 1 ? last : __mmask16(0xFFFF), s + 16 * j);
@@ -42,8 +42,13 @@ void decay_block(float* s, __mmask16 last, std::int64_t steps, float factor, flo
   auto step = [&](bool sum, __mmask16* changed) {
 #pragma GCC unroll 20
     for (int j = 0; j < V; ++j) {
-      __m512 next = _mm512_mul_ps(v[j], f);
-      if (sum) next = _mm512_add_ps(next, a);
+      __m512 next;
+      if constexpr (Lerp) {
+        next = _mm512_add_ps(v[j], _mm512_mul_ps(f, _mm512_sub_ps(a, v[j])));
+      } else {
+        next = _mm512_mul_ps(v[j], f);
+        if (sum) next = _mm512_add_ps(next, a);
+      }
       if (changed) *changed |= _mm512_cmp_ps_mask(next, v[j], _CMP_NEQ_UQ);
       v[j] = next;
     }
@@ -66,25 +71,28 @@ void decay_block(float* s, __mmask16 last, std::int64_t steps, float factor, flo
 }
 
 constexpr int kBlockVectors = 20;
-using DecayBlock = void (*)(float*, __mmask16, std::int64_t, float, float);
-template <int... V>
+using DecayBlock = void (*)(float*, __mmask16, std::int64_t, const Optimizer::ZeroStepDecay&);
+template <bool Lerp, int... V>
 constexpr std::array<DecayBlock, sizeof...(V)> decay_blocks(std::integer_sequence<int, V...>) {
-  return {&decay_block<V + 1>...};
+  return {&decay_block<V + 1, Lerp>...};
 }
 
-void decay_state(float* s, Index count, std::int64_t steps, float factor, float addend) {
-  static constexpr auto blocks = decay_blocks(std::make_integer_sequence<int, kBlockVectors>{});
+void decay_state(float* s, Index count, std::int64_t steps, const Optimizer::ZeroStepDecay& d) {
+  static constexpr auto affine = decay_blocks<false>(std::make_integer_sequence<int, kBlockVectors>{});
+  static constexpr auto lerp = decay_blocks<true>(std::make_integer_sequence<int, kBlockVectors>{});
   for (Index b = 0; b < count; b += 16 * kBlockVectors) {
     const Index size = std::min<Index>(16 * kBlockVectors, count - b);
     const int vectors = int((size + 15) / 16);
     const __mmask16 last = __mmask16((1u << (size - 16 * (vectors - 1))) - 1);
-    blocks[vectors - 1](s + b, last, steps, factor, addend);
+    (d.lerp ? lerp : affine)[vectors - 1](s + b, last, steps, d);
   }
 }
 #else
-void decay_state(float* s, Index count, std::int64_t steps, float factor, float addend) {
+template <bool Lerp>
+void decay_values(float* s, Index count, std::int64_t steps, const Optimizer::ZeroStepDecay& d) {
   constexpr Index kBlock = 512;
   alignas(64) float v[kBlock];
+  const float f = Lerp ? d.weight : d.factor, a = Lerp ? d.target : d.addend;
   for (Index b = 0; b < count; b += kBlock) {
     const Index m = std::min(kBlock, count - b);
     std::copy(s + b, s + b + m, v);
@@ -92,7 +100,7 @@ void decay_state(float* s, Index count, std::int64_t steps, float factor, float 
       int changed = 0;
 #pragma omp simd reduction(| : changed)
       for (Index i = 0; i < m; ++i) {
-        const float next = factor * v[i] + addend;
+        const float next = Lerp ? v[i] + f * (a - v[i]) : f * v[i] + a;
         changed |= int(next != v[i]);
         v[i] = next;
       }
@@ -100,6 +108,13 @@ void decay_state(float* s, Index count, std::int64_t steps, float factor, float 
     }
     std::copy(v, v + m, s + b);
   }
+}
+
+void decay_state(float* s, Index count, std::int64_t steps, const Optimizer::ZeroStepDecay& d) {
+  if (d.lerp)
+    decay_values<true>(s, count, steps, d);
+  else
+    decay_values<false>(s, count, steps, d);
 }
 #endif
 
@@ -188,11 +203,17 @@ void Optimizer::end_direct_step() {
 bool Optimizer::defers_zero_steps() const {
   ZeroStepDecay decay;
   return updates_piecewise() && !states_.empty() && base_transform().is_identity() &&
-         std::isfinite(float(learning_rate)) && zero_step_decay(decay);
+         std::isfinite(float(learning_rate)) && zero_step_decay(decay) && decay.state < states_.size();
+}
+
+double Optimizer::learning_rate_bound() const {
+  return std::max(std::abs(learning_rate), deferral_learning_rate_bound);
 }
 
 bool Optimizer::zero_steps_keep_params(const float* params, Index offset, Index count) const {
-  const float* state0 = states_.at(0).data() + offset;
+  ZeroStepDecay decay;
+  if (!zero_step_decay(decay) || !zero_step_settled(offset, count)) return false;
+  const float* decayed = states_.at(decay.state).data() + offset;
   // On the bits, so that subnormals count as what they are whatever the mode.
   // The parameter must be +0 or a finite normal float: p - 0 (the identity
   // transform's loop, see IdentityTransform) gives those back, flushing
@@ -221,10 +242,10 @@ bool Optimizer::zero_steps_keep_params(const float* params, Index offset, Index 
     s_high = _mm512_max_epu32(s_high, flipped);
   };
   Index i = 0;
-  for (; i + 16 <= count; i += 16) take(_mm512_loadu_si512(params + i), _mm512_loadu_si512(state0 + i));
+  for (; i + 16 <= count; i += 16) take(_mm512_loadu_si512(params + i), _mm512_loadu_si512(decayed + i));
   if (i < count) {  // the tail's missing lanes read +0, which passes both tests
     const __mmask16 lanes = __mmask16((1u << (count - i)) - 1);
-    take(_mm512_maskz_loadu_epi32(lanes, params + i), _mm512_maskz_loadu_epi32(lanes, state0 + i));
+    take(_mm512_maskz_loadu_epi32(lanes, params + i), _mm512_maskz_loadu_epi32(lanes, decayed + i));
   }
   const __mmask16 rejected = _mm512_cmplt_epu32_mask(p_low, _mm512_set1_epi32(0x00FFFFFF)) |
                              _mm512_cmpge_epu32_mask(p_high, _mm512_set1_epi32(int(0xFF000000u))) |
@@ -237,7 +258,7 @@ bool Optimizer::zero_steps_keep_params(const float* params, Index offset, Index 
   for (Index i = 0; i < count; ++i) {
     std::uint32_t p, s;
     std::memcpy(&p, params + i, sizeof p);
-    std::memcpy(&s, state0 + i, sizeof s);
+    std::memcpy(&s, decayed + i, sizeof s);
     const std::uint32_t exponent = p & 0x7F800000u;
     const std::uint32_t param_changes = std::uint32_t(p != 0) & (std::uint32_t(exponent == 0) | std::uint32_t(exponent == 0x7F800000u));
     const std::uint32_t state_outside = std::uint32_t(s > 0x7F7FFFFFu) & std::uint32_t(s != 0x80000000u);
@@ -250,7 +271,7 @@ bool Optimizer::zero_steps_keep_params(const float* params, Index offset, Index 
 void Optimizer::catch_up_zero_steps(Index offset, Index count, std::int64_t steps) {
   ZeroStepDecay decay;
   zero_step_decay(decay);  // the constants the deferred steps had (set between calls only)
-  decay_state(states_.at(0).data() + offset, count, steps, decay.factor, decay.addend);
+  decay_state(states_.at(decay.state).data() + offset, count, steps, decay);
 }
 
 void Optimizer::step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count) {

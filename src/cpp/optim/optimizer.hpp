@@ -178,6 +178,7 @@ class Optimizer {
   void bind(Index n);
   Index bound_size() const { return bound_size_; }
   float* state(std::size_t i) { return states_.at(i).data(); }
+  const float* state(std::size_t i) const { return states_.at(i).data(); }
   std::size_t num_states() const { return states_.size(); }
 
   // One update of all spans (their total size is the bound size; a new
@@ -204,18 +205,28 @@ class Optimizer {
     return is_plain_sgd() && l2_weight_decay == 0 && decoupled_weight_decay == 0 && clip_norm == 0 &&
            global_clip_norm == 0;
   }
-  // Deferred zero-gradient steps. Under some rules (RMSprop without momentum
-  // or centering, Adagrad) a step whose gradient is +0 leaves a parameter
-  // exactly as it is and maps the first state value s to factor * s + addend
-  // (ZeroStepDecay), provided the parameter is +0 or a finite normal float
-  // and s is finite and >= 0 (the parameter then stays, s stays so). Where
-  // defers_zero_steps() holds for a step, a caller may skip a stretch whose
-  // gradient is +0 and whose values zero_steps_keep_params() accepted after
-  // their last update, count the skipped steps, and apply them later with
-  // catch_up_zero_steps, before anything reads that stretch's state or
-  // updates it again: the same operations in the same order, so the same bits.
+  // Deferred zero-gradient steps. Under some rules a step whose gradient is
+  // +0 leaves a parameter exactly as it is and only maps one state buffer,
+  // value by value, by ZeroStepDecay:
+  //   RMSprop without momentum or centering, Adagrad: always (s, their one state);
+  //   Adam without amsgrad: where m has settled (zero_step_settled): a zero
+  //   step leaves m as it is (its decay rounds away, as it does once m is
+  //   near the smallest float), and m times any step size to come rounds
+  //   to 0, so the step to p is 0; then only v decays.
+  // That holds provided the parameter is +0 or a finite normal float and the
+  // decayed state is finite and >= 0 (the parameter then stays, the state
+  // stays so). Where defers_zero_steps() holds for a step, a caller may skip
+  // a stretch whose gradient is +0 and whose values zero_steps_keep_params()
+  // accepted after their last update, count the skipped steps, and apply
+  // them later with catch_up_zero_steps, before anything reads that
+  // stretch's state or updates it again: the same operations in the same
+  // order, so the same bits.
   struct ZeroStepDecay {
-    float factor = 1, addend = 0;
+    std::size_t state = 0;         // the buffer that decays
+    float factor = 1, addend = 0;  // s <- factor * s + addend
+    // Or, for Keras's moving averages, s <- s + weight * (target - s).
+    bool lerp = false;
+    float weight = 0, target = 0;
   };
   bool defers_zero_steps() const;
   bool zero_steps_keep_params(const float* params, Index offset, Index count) const;
@@ -252,6 +263,9 @@ class Optimizer {
   double clip_value = 0;              // 0: off
   double clip_norm = 0;               // per span (tensor); 0: off
   double global_clip_norm = 0;        // over all spans; 0: off
+  // While zero steps are deferred: a bound on |learning_rate| over the steps
+  // to come (a caller with a schedule sets it; zero_step_settled's test).
+  double deferral_learning_rate_bound = 0;
 
  protected:
   // Initial value of state buffer i (Adagrad's accumulator starts above 0).
@@ -266,6 +280,12 @@ class Optimizer {
   // applies to state buffer 0, when the rule's constants allow it (no
   // momentum or centering, factor in [0, 1], epsilon above 0 as a float).
   virtual bool zero_step_decay(ZeroStepDecay&) const { return false; }
+  // The rule's part of zero_steps_keep_params for its other state: true
+  // where [offset, offset + count) of it lets a zero step leave p as it is
+  // now and at every step to come (Adam's settled m).
+  virtual bool zero_step_settled(Index /*offset*/, Index /*count*/) const { return true; }
+  // max(|learning_rate|, deferral_learning_rate_bound).
+  double learning_rate_bound() const;
   // The rule is PlainSgdRule (SGD without momentum); see skips_zero_gradients.
   virtual bool is_plain_sgd() const { return false; }
 

@@ -34,6 +34,7 @@ class Optimizer:
     clip_value: float
     clip_norm: float
     global_clip_norm: float
+    deferral_learning_rate_bound: float
     @property
     def name(self) -> str: ...
     @property
