@@ -363,7 +363,7 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   if (!optimizer_) throw std::logic_error("set an optimizer before training");
   if (n < 1) throw std::invalid_argument("a batch needs at least one row");
   reserve(n);
-  last_step_split_ = direct_step_applies(n) && split_step_applies(x);
+  last_step_split_ = direct_step_applies(n) && split_step_applies();
   if (last_step_split_) return split_direct_step(x, y);
   forward(x, n, /*training=*/true);
   Metrics m = loss_and_output_grad(y, n, /*with_grad=*/true);

@@ -200,8 +200,8 @@ class Network {
   // rows that are lit this step. Each value gets the update of the
   // one-thread step, so the same bits. Where: several threads, at least
   // kParallelMinElements parameters, two layers or more, rules other than
-  // plain SGD, x sparse (split_step.cpp).
-  bool split_step_applies(const float* x) const;
+  // plain SGD (split_step.cpp).
+  bool split_step_applies() const;
   Metrics split_direct_step(const float* x, Targets y);
   // Appends the first layer's kernel rows whose bit is set, as pieces.
   void add_row_runs(const std::uint64_t* rows, bool whole_rows);
