@@ -245,6 +245,23 @@ STATES = np.array([0.0, -0.0, 0.25, 1e-38, TINY, 3e38, np.inf, np.nan, -1e-3, -T
                    FLOAT_MAX, -NORMAL_MIN, SUBNORMAL_MAX, -FLOAT_MAX], np.float32)
 
 
+def assert_real_steps_match_the_catch_up(real, deferred, p, decayed=0, kept=()):
+    """1, 2 and then 40 real steps with a +0 gradient on `real` leave the
+    one parameter p and the state buffers `kept` at their bits, and give
+    state `decayed` the bits deferred.catch_up_zero_steps gives."""
+    start = p.copy()
+    kept_bits = [real.state(i).view(np.uint32)[0] for i in kept]
+    with np.errstate(all="ignore"):
+        for steps in (1, 2, 40):
+            for _ in range(steps):
+                real.step(p, np.zeros(1, np.float32))
+            deferred.catch_up_zero_steps(steps)
+            at = (start[0], real.state(decayed)[0], steps)
+            assert p.view(np.uint32)[0] == start.view(np.uint32)[0], at
+            assert real.state(decayed).view(np.uint32)[0] == deferred.state(decayed).view(np.uint32)[0], at
+            assert [real.state(i).view(np.uint32)[0] for i in kept] == kept_bits, at
+
+
 @pytest.mark.parametrize("flush", [False, True])
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_the_check_and_the_catch_up_against_real_zero_gradient_steps(kernel, flush):
@@ -264,13 +281,7 @@ def test_the_check_and_the_catch_up_against_real_zero_gradient_steps(kernel, flu
             if not deferred.zero_steps_keep_params(p):
                 continue
             accepted.add((int(np.float32(p0).view(np.uint32)), int(np.float32(s0).view(np.uint32))))
-            with np.errstate(all="ignore"):
-                for steps in (1, 2, 40):
-                    for _ in range(steps):
-                        real.step(p, np.zeros(1, np.float32))
-                    deferred.catch_up_zero_steps(steps)
-                    assert p.view(np.uint32)[0] == np.float32(p0).view(np.uint32), (p0, s0)
-                    assert real.state(0).view(np.uint32)[0] == deferred.state(0).view(np.uint32)[0], (p0, s0)
+            assert_real_steps_match_the_catch_up(real, deferred, p)
     bits = lambda values: {int(v) for v in np.asarray(values, np.float32).view(np.uint32)}  # noqa: E731
     # Accepted: +0 and finite normal parameters, with any finite state >= 0 (-0 included).
     kept_params = bits([0.5, -3.0, 0.0, 3e38, NORMAL_MIN, -NORMAL_MIN, FLOAT_MAX, -FLOAT_MAX])
@@ -412,15 +423,7 @@ def test_adam_check_and_catch_up_against_real_zero_gradient_steps(kernel, flush)
                 if not deferred.zero_steps_keep_params(q):
                     continue
                 accepted_moments.add(float(m0))
-                with np.errstate(all="ignore"):
-                    for steps in (1, 2, 40):
-                        for _ in range(steps):
-                            real.step(p, np.zeros(1, np.float32))
-                        deferred.catch_up_zero_steps(steps)
-                        at = (p0, m0, v0, steps)
-                        assert p.view(np.uint32)[0] == np.float32(p0).view(np.uint32), at
-                        assert real.state(0).view(np.uint32)[0] == np.float32(m0).view(np.uint32), at
-                        assert real.state(1).view(np.uint32)[0] == deferred.state(1).view(np.uint32)[0], at
+                assert_real_steps_match_the_catch_up(real, deferred, p, decayed=1, kept=(0,))
     # m = +0 settles in either mode; the smallest normal floats only where
     # the decay's product is flushed, the smallest subnormal only where it
     # rounds to 0; a moment that still moves the weight never.

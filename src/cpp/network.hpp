@@ -143,8 +143,9 @@ class Network {
 
   // Inside train_epoch, on direct steps (batch 1) under rules where a zero
   // gradient only decays the state (Optimizer::defers_zero_steps), the first
-  // layer's kernel rows whose gradient is +0 (the pixel is 0) are left out of
-  // the update and their steps counted; a row's count is applied, in order,
+  // layer's kernel rows whose gradient is +0 (the pixel is 0) and whose
+  // values passed Optimizer::zero_steps_keep_params after their last update
+  // are left out of the update and their steps counted; a row's count is applied, in order,
   // before the row is next updated and before train_epoch reports or returns,
   // so nothing outside sees state that lags. The same bits either way.
   void set_defer_zero_steps(bool on) { defer_allowed_ = on; }

@@ -231,7 +231,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
         return net.last_step_split();
       }, "Whether that direct step split the layers between two threads: the first layer's forward pass "
          "and update on one, the later layers' passes and updates on the other (several threads, rules "
-         "other than plain SGD, sparse row).")
+         "other than plain SGD).")
       .def_property("defer_zero_steps",
           [](LockedNetwork& net) {
             std::lock_guard<std::mutex> lock(net.mutex);
@@ -242,8 +242,9 @@ Dense layers over one flat parameter buffer. Metrics come back as
             net.set_defer_zero_steps(on);
           },
           "Whether train_epoch may defer the first layer's zero-gradient steps where the rule only "
-          "decays its state there (RMSprop without momentum or centering, Adagrad): the same bits "
-          "either way, applied before the call reports or returns. On by default.")
+          "decays its state there (RMSprop without momentum or centering, Adagrad, and Adam without "
+          "amsgrad on rows whose first moment has settled): the same bits either way, applied before "
+          "the call reports or returns. On by default.")
       .def_property_readonly("deferred_row_steps", [](LockedNetwork& net) {
         std::lock_guard<std::mutex> lock(net.mutex);
         return net.deferred_row_steps();
