@@ -7,9 +7,10 @@ rule's own rounding, before the row is next updated and before the call
 reports or returns (Network::plan_update, Network::defer_zero_rows,
 Optimizer::catch_up_zero_steps). A row is deferred only if its weights and
 state passed a check after their last update (Optimizer::zero_steps_keep_params);
-under Adam that needs m settled: a zero step leaves it as it is, and its
-step to p rounds to 0 (once m is near the smallest float, hundreds of steps
-after the pixel was last lit).
+under Adam that needs m settled: either a zero step leaves it as it is and
+its step to p rounds to 0 (once m is near the smallest float), or m is so
+small against p that every step to come rounds away against p, and m's
+decay is replayed with v's.
 
 The reference is the same model with deferral turned off
 (`_network.defer_zero_steps = False`): weights and optimizer state must be
@@ -245,21 +246,20 @@ STATES = np.array([0.0, -0.0, 0.25, 1e-38, TINY, 3e38, np.inf, np.nan, -1e-3, -T
                    FLOAT_MAX, -NORMAL_MIN, SUBNORMAL_MAX, -FLOAT_MAX], np.float32)
 
 
-def assert_real_steps_match_the_catch_up(real, deferred, p, decayed=0, kept=()):
+def assert_real_steps_match_the_catch_up(real, deferred, p, states=(0,)):
     """1, 2 and then 40 real steps with a +0 gradient on `real` leave the
-    one parameter p and the state buffers `kept` at their bits, and give
-    state `decayed` the bits deferred.catch_up_zero_steps gives."""
+    one parameter p at its bits, and give each of its `states` the bits
+    deferred.catch_up_zero_steps gives."""
     start = p.copy()
-    kept_bits = [real.state(i).view(np.uint32)[0] for i in kept]
     with np.errstate(all="ignore"):
         for steps in (1, 2, 40):
             for _ in range(steps):
                 real.step(p, np.zeros(1, np.float32))
             deferred.catch_up_zero_steps(steps)
-            at = (start[0], real.state(decayed)[0], steps)
+            at = (start[0], [real.state(i)[0] for i in states], steps)
             assert p.view(np.uint32)[0] == start.view(np.uint32)[0], at
-            assert real.state(decayed).view(np.uint32)[0] == deferred.state(decayed).view(np.uint32)[0], at
-            assert [real.state(i).view(np.uint32)[0] for i in kept] == kept_bits, at
+            for i in states:
+                assert real.state(i).view(np.uint32)[0] == deferred.state(i).view(np.uint32)[0], at
 
 
 @pytest.mark.parametrize("flush", [False, True])
@@ -411,10 +411,10 @@ def _adam_after_one_step(kernel, p0, m0, v0, learning_rate=0.01, bound=0.0):
 @pytest.mark.parametrize("kernel", sorted(ADAM_KERNELS))
 def test_adam_check_and_catch_up_against_real_zero_gradient_steps(kernel, flush):
     # Every (parameter, m, v) triple alone: where zero_steps_keep_params
-    # accepts it, k real steps with a +0 gradient leave p and m as they are
-    # and give the v that catch_up_zero_steps(k) gives.
+    # accepts it, k real steps with a +0 gradient leave p as it is and give
+    # the m and v that catch_up_zero_steps(k) gives.
     fastmlp.set_flush_denormals(flush)
-    accepted_moments = set()
+    accepted = set()
     for p0 in PARAMS:
         for m0 in MOMENTS:
             for v0 in STATES:
@@ -422,13 +422,18 @@ def test_adam_check_and_catch_up_against_real_zero_gradient_steps(kernel, flush)
                 deferred, q = _adam_after_one_step(kernel, p0, m0, v0)
                 if not deferred.zero_steps_keep_params(q):
                     continue
-                accepted_moments.add(float(m0))
-                assert_real_steps_match_the_catch_up(real, deferred, p, decayed=1, kept=(0,))
-    # m = +0 settles in either mode; the smallest normal floats only where
-    # the decay's product is flushed, the smallest subnormal only where it
-    # rounds to 0; a moment that still moves the weight never.
-    expected = {0.0, float(NORMAL_MIN), -float(NORMAL_MIN)} if flush else {0.0, 1e-45, -1e-45}
-    assert {float(np.float32(m)) for m in expected} == accepted_moments
+                accepted.add((float(p0), float(m0)))
+                assert_real_steps_match_the_catch_up(real, deferred, p, states=(0, 1))
+    # m = +0 is settled under any weight. A weight of +0 has no room for a
+    # change to round away, so it takes m at its fixed point (the smallest
+    # normal floats where the decay's product is flushed, the smallest
+    # subnormals where it rounds to 0); m = -1e-30 moves a weight of 0.5 by
+    # far less than a quarter of its last place; m = 0.5 moves it (and only
+    # weights near the largest float have room for that).
+    settled = [NORMAL_MIN, -NORMAL_MIN] if flush else [np.float32(1e-45), -np.float32(1e-45)]
+    assert {m for p, m in accepted if p == 0.0} == {float(m) for m in [0.0, *settled]}
+    assert (0.5, float(np.float32(-1e-30))) in accepted
+    assert (0.5, 0.5) not in accepted and (-3.0, 0.5) not in accepted
 
 
 @pytest.mark.parametrize("kernel", sorted(ADAM_KERNELS))
@@ -451,27 +456,33 @@ ADAM_DECAYS = [("keras adam", b2) for b2 in (0.999, 0.5, 0.0, 1.0)] + [("torch a
 @pytest.mark.parametrize("flush", [False, True])
 @pytest.mark.parametrize("kernel, beta2", ADAM_DECAYS)
 def test_adam_catch_up_of_a_long_stretch_against_real_steps(kernel, beta2, flush):
-    # v of Adam (Keras's s + w (0 - s), PyTorch's b2 s + 0) over a stretch
-    # longer than a register block, m = 0 and p = 0 so that only v moves.
+    # Adam's moments over a stretch longer than a register block: v (Keras's
+    # s + w (0 - s), PyTorch's b2 s + 0) and m (m + (1 - b1)(0 - m) in both),
+    # m of either sign and small enough that the weights, all 1, stay.
     fastmlp.set_flush_denormals(flush)
     rng = np.random.default_rng(1)
     v = np.concatenate([np.float32(10.0) ** rng.uniform(-45, 38, 352).astype(np.float32),
                         [0.0, -0.0, 1e-38, 3e38, TINY, FLOAT_MAX, 1.0, 0.25]]).astype(np.float32)
     n = len(v)
+    m = (np.float32(10.0) ** rng.uniform(-45, -22, n) * rng.choice([-1, 1], n)).astype(np.float32)
+    m[:4] = [0.0, -0.0, NORMAL_MIN, -TINY]
     for steps in (1, 9, 17, 300, 3000):
         real, deferred = ADAM_KERNELS[kernel](), ADAM_KERNELS[kernel]()
         for k in (real, deferred):
             k.beta2 = beta2
             k.bind(n)
-            k.state(1)[:] = v
-        p = np.zeros(n, np.float32)
+            k.step(np.ones(n, np.float32), np.zeros(n, np.float32))  # a first step sets the step-size bound
+            k.state(0)[:], k.state(1)[:] = m, v
+        p = np.ones(n, np.float32)
+        assert deferred.zero_steps_keep_params(p)
         with np.errstate(all="ignore"):
             for _ in range(steps):
                 real.step(p, np.zeros(n, np.float32))
             deferred.catch_up_zero_steps(steps)
-        np.testing.assert_array_equal(real.state(1).view(np.uint32), deferred.state(1).view(np.uint32),
-                                      err_msg=f"{steps} steps")
-        assert not p.any()
+        for i in (0, 1):
+            np.testing.assert_array_equal(real.state(i).view(np.uint32), deferred.state(i).view(np.uint32),
+                                          err_msg=f"state {i}, {steps} steps")
+        assert (p == 1).all()
 
 
 def test_which_settings_defer():

@@ -7,22 +7,36 @@
 
 namespace fastmlp {
 namespace {
-// Whether each of m[0, count) is settled: the zero step `next` gives back
-// its bits, and step * m rounds to +-0 for every |step| <= |bound| (rounding
-// is monotone), so that p - step * m / d is p. Stops at the first 16 values
-// where one is not: a row that has not settled mostly fails at once.
+// Whether a zero step leaves each weight p[i] as it is, now and at every
+// step to come while its m[i] only decays, so that only the moments change:
+// - m is settled: the zero step `next` gives back its bits, and step * m
+//   rounds to +-0 for every |step| <= |bound| (rounding is monotone); or,
+// - where m's zero steps are replayed at the catch-up (`replays_m`), p is a
+//   normal float and |m| * bound / eps, doubled for the roundings of
+//   step * m / d (d >= eps), stays under a quarter of p's last place (its
+//   exponent 26 below p's): each step's change to p is at most that and
+//   rounds away, on either side of p, and |m| only shrinks.
+// Stops at the first 16 values where one fails: a row that has not settled
+// mostly fails at once.
 template <class Next>
-bool moment_settled(const float* m, Index count, float bound, Next next) {
+bool moments_settled(const float* p, const float* m, Index count, float bound, float eps, bool replays_m,
+                     Next next) {
+  const float scale = 2 * bound / eps;
+  auto bits = [](float x) {
+    std::uint32_t u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+  };
   for (Index b = 0; b < count; b += 16) {
     const Index e = std::min(count, b + 16);
     int unsettled = 0;
 #pragma omp simd reduction(| : unsettled)
     for (Index i = b; i < e; ++i) {
-      const float mi = m[i], after = next(mi);
-      std::uint32_t before_bits, after_bits;
-      std::memcpy(&before_bits, &mi, sizeof mi);
-      std::memcpy(&after_bits, &after, sizeof after);
-      unsettled |= int(after_bits != before_bits) | int(bound * mi != 0.0f);
+      const float mi = m[i];
+      const bool fixed = bits(next(mi)) == bits(mi) && bound * mi == 0.0f;
+      const std::uint32_t p_exponent = (bits(p[i]) >> 23) & 0xFF, change_exponent = (bits(std::abs(mi) * scale) >> 23) & 0xFF;
+      const bool rounds_away = replays_m && p_exponent >= 1 && p_exponent <= 254 && change_exponent + 26 <= p_exponent;
+      unsettled |= int(!(fixed || rounds_away));
     }
     if (unsettled) return false;
   }
@@ -65,10 +79,21 @@ bool TorchAdam::zero_step_decay(ZeroStepDecay& decay) const {
   return true;
 }
 
-bool TorchAdam::zero_step_settled(Index offset, Index count) const {
+// torch_lerp(m, 0, w1) is m + w1 (0 - m), Keras's form, for w1 < 0.5.
+bool TorchAdam::replays_m() const { return float(1 - beta1) < 0.5f; }
+
+bool TorchAdam::zero_step_settled(const float* params, Index offset, Index count) const {
   const float w1 = float(1 - beta1), zero = 0.0f;
-  return moment_settled(state(0) + offset, count, step_bound_,
-                        [=](float m) { return torch_lerp(m, zero, w1); });
+  return moments_settled(params, state(0) + offset, count, step_bound_, float(eps), replays_m(),
+                         [=](float m) { return torch_lerp(m, zero, w1); });
+}
+
+void TorchAdam::catch_up_other_states(Index offset, Index count, std::int64_t steps) {
+  if (!replays_m()) return;  // then every m deferred is at its fixed point
+  ZeroStepDecay m_decay;     // m <- m + (1 - b1)(0 - m), as update() rounds it at g = +0
+  m_decay.lerp = true;
+  m_decay.weight = float(1 - beta1);
+  apply_zero_steps(state(0) + offset, count, steps, m_decay);
 }
 
 void TorchAdam::update(const Span& s, Index offset, const GradientTransform& transform) {
@@ -118,10 +143,17 @@ bool KerasAdam::zero_step_decay(ZeroStepDecay& decay) const {
   return true;
 }
 
-bool KerasAdam::zero_step_settled(Index offset, Index count) const {
+bool KerasAdam::zero_step_settled(const float* params, Index offset, Index count) const {
   const float w1 = float(1 - beta1), zero = 0.0f;
-  return moment_settled(state(0) + offset, count, step_bound_,
-                        [=](float m) { return m + w1 * (zero - m); });
+  return moments_settled(params, state(0) + offset, count, step_bound_, float(epsilon), /*replays_m=*/true,
+                         [=](float m) { return m + w1 * (zero - m); });
+}
+
+void KerasAdam::catch_up_other_states(Index offset, Index count, std::int64_t steps) {
+  ZeroStepDecay m_decay;  // m <- m + (1 - b1)(0 - m), as update() rounds it at g = +0
+  m_decay.lerp = true;
+  m_decay.weight = float(1 - beta1);
+  apply_zero_steps(state(0) + offset, count, steps, m_decay);
 }
 
 void KerasAdam::update(const Span& s, Index offset, const GradientTransform& transform) {

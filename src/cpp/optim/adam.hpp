@@ -21,9 +21,11 @@ class TorchAdam final : public Optimizer {
   void prepare(std::int64_t t) override;
   void update(const Span& s, Index offset, const GradientTransform& t) override;
   bool zero_step_decay(ZeroStepDecay& decay) const override;
-  bool zero_step_settled(Index offset, Index count) const override;
+  bool zero_step_settled(const float* params, Index offset, Index count) const override;
+  void catch_up_other_states(Index offset, Index count, std::int64_t steps) override;
 
  private:
+  bool replays_m() const;
   float step_size_ = 0, inv_bias2_sqrt_ = 0;
   // Bounds |step size| from the step prepared on (zero_step_settled; none settles before a step).
   float step_bound_ = HUGE_VALF;
@@ -44,7 +46,8 @@ class KerasAdam final : public Optimizer {
   void prepare(std::int64_t t) override;
   void update(const Span& s, Index offset, const GradientTransform& t) override;
   bool zero_step_decay(ZeroStepDecay& decay) const override;
-  bool zero_step_settled(Index offset, Index count) const override;
+  bool zero_step_settled(const float* params, Index offset, Index count) const override;
+  void catch_up_other_states(Index offset, Index count, std::int64_t steps) override;
 
  private:
   float alpha_ = 0;

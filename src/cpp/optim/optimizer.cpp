@@ -212,7 +212,7 @@ double Optimizer::learning_rate_bound() const {
 
 bool Optimizer::zero_steps_keep_params(const float* params, Index offset, Index count) const {
   ZeroStepDecay decay;
-  if (!zero_step_decay(decay) || !zero_step_settled(offset, count)) return false;
+  if (!zero_step_decay(decay) || !zero_step_settled(params, offset, count)) return false;
   const float* decayed = states_.at(decay.state).data() + offset;
   // On the bits, so that subnormals count as what they are whatever the mode.
   // The parameter must be +0 or a finite normal float: p - 0 (the identity
@@ -272,6 +272,11 @@ void Optimizer::catch_up_zero_steps(Index offset, Index count, std::int64_t step
   ZeroStepDecay decay;
   zero_step_decay(decay);  // the constants the deferred steps had (set between calls only)
   decay_state(states_.at(decay.state).data() + offset, count, steps, decay);
+  catch_up_other_states(offset, count, steps);
+}
+
+void Optimizer::apply_zero_steps(float* s, Index count, std::int64_t steps, const ZeroStepDecay& decay) {
+  decay_state(s, count, steps, decay);
 }
 
 void Optimizer::step_ranges(float* params, const float* grads, Index n, const Range* ranges, std::size_t count) {

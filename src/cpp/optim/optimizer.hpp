@@ -211,8 +211,10 @@ class Optimizer {
   //   RMSprop without momentum or centering, Adagrad: always (s, their one state);
   //   Adam without amsgrad: where m has settled (zero_step_settled): a zero
   //   step leaves m as it is (its decay rounds away, as it does once m is
-  //   near the smallest float), and m times any step size to come rounds
-  //   to 0, so the step to p is 0; then only v decays.
+  //   near the smallest float) and m times any step size to come rounds to
+  //   0, so the step to p is 0; or m is so small against each weight that
+  //   every step to come rounds away against it. Then only the moments
+  //   decay: v by ZeroStepDecay, m by catch_up_other_states.
   // That holds provided the parameter is +0 or a finite normal float and the
   // decayed state is finite and >= 0 (the parameter then stays, the state
   // stays so). Where defers_zero_steps() holds for a step, a caller may skip
@@ -281,9 +283,13 @@ class Optimizer {
   // momentum or centering, factor in [0, 1], epsilon above 0 as a float).
   virtual bool zero_step_decay(ZeroStepDecay&) const { return false; }
   // The rule's part of zero_steps_keep_params for its other state: true
-  // where [offset, offset + count) of it lets a zero step leave p as it is
-  // now and at every step to come (Adam's settled m).
-  virtual bool zero_step_settled(Index /*offset*/, Index /*count*/) const { return true; }
+  // where [offset, offset + count) of it lets a zero step leave params as
+  // they are now and at every step to come (Adam's settled m).
+  virtual bool zero_step_settled(const float* /*params*/, Index /*offset*/, Index /*count*/) const { return true; }
+  // The zero steps of that other state, after ZeroStepDecay's (Adam's m).
+  virtual void catch_up_other_states(Index /*offset*/, Index /*count*/, std::int64_t /*steps*/) {}
+  // The map of a ZeroStepDecay, `steps` times over s[0, count).
+  static void apply_zero_steps(float* s, Index count, std::int64_t steps, const ZeroStepDecay& decay);
   // max(|learning_rate|, deferral_learning_rate_bound).
   double learning_rate_bound() const;
   // The rule is PlainSgdRule (SGD without momentum); see skips_zero_gradients.
