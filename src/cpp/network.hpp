@@ -204,10 +204,6 @@ class Network {
   // plain SGD (split_step.cpp).
   bool split_step_applies() const;
   Metrics split_direct_step(const float* x, Targets y);
-  // Appends the first layer's kernel rows whose bit is set, as pieces.
-  void add_row_runs(const std::uint64_t* rows, bool whole_rows);
-  // split_direct_step's part of plan_update: the rows it defers, as a bit mask.
-  void defer_zero_rows(const std::uint64_t* lit, std::uint64_t* deferred);
   RowOwners row_owners_;                 // which thread updates each kernel row
   std::vector<std::uint64_t> row_masks_;  // bit masks over the kernel rows, per step
   // A direct step's update (other than plain SGD's): pieces of at most
@@ -220,7 +216,12 @@ class Network {
   // the zero rows are fewer and scattered, and pieces of them ran slower
   // (RMSprop, 2 threads: 74-82 us a step against 59-64).
   bool zero_steps_deferrable() const;
+  // With `defer`, single_row is the step's input row.
   void plan_update(const float* single_row, bool defer);
+  // Appends the first layer's kernel rows whose bit is set, as pieces.
+  void add_row_runs(const std::uint64_t* rows, bool whole_rows);
+  // The rows a step with input row lit (bit k: x[k] != 0) defers, as a bit mask.
+  void defer_zero_rows(const std::uint64_t* lit, std::uint64_t* deferred);
   void update_in_pieces(const GradientTransform& transform, bool defer);
   // Applies first-layer kernel row k's deferred steps (from one thread per row).
   void catch_up_row(Index k);

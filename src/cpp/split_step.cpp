@@ -54,55 +54,6 @@ bool Network::split_step_applies() const {
          layers_.front().spec.kind == LayerKind::Dense && !optimizer_->skips_zero_gradients();
 }
 
-// The runs of set bits of `rows` (bit k: kernel row k) as pieces, each of
-// whole rows where `whole_rows`. From a bit mask, a run's end costs one
-// count of trailing zeros rather than a mispredicted branch per pixel (a
-// branch per pixel took about 2.7 us a step).
-void Network::add_row_runs(const std::uint64_t* rows, bool whole_rows) {
-  const Layer& first = layers_.front();
-  const Index in = first.in, out = first.out, rows_per_piece = std::max<Index>(1, kPiece / out);
-  // The first k >= from whose bit is `value` (or `in`).
-  auto next = [&](Index from, bool value) {
-    for (Index k = from; k < in;) {
-      std::uint64_t word = rows[k >> 6] >> (k & 63);
-      if (!value) word = ~word;
-      if (k % 64 != 0) word &= ~std::uint64_t(0) >> (k & 63);  // only the bits from k on
-      if (word != 0) return std::min(in, k + Index(__builtin_ctzll(word)));
-      k = (k | 63) + 1;
-    }
-    return in;
-  };
-  for (Index k = next(0, true); k < in;) {
-    const Index end = next(k, false);
-    for (Index r = k; r < end; r += whole_rows ? rows_per_piece : end - k)
-      add_pieces(0, r * out, std::min(end, whole_rows ? r + rows_per_piece : end) * out);
-    k = next(end, true);
-  }
-}
-
-// With deferral: sets bit k of `deferred` for the kernel rows this step
-// defers (x[k] = 0, and the row is deferred already or passed the check
-// after its last update) and counts their steps; a lit row that was
-// deferred is caught up by its thread before its update. (A deferred row
-// keeps row_may_defer_ set: it is only cleared after an update, which
-// catches the row up first, or by stop_deferring, which catches up all.)
-void Network::defer_zero_rows(const std::uint64_t* lit, std::uint64_t* deferred) {
-  const Index in = layers_.front().in, words = (in + 63) / 64;
-  nonzero_bits(row_may_defer_.data(), in, deferred);
-  Index newly = 0, caught = 0, steps = 0;
-  for (Index w = 0; w < words; ++w) {
-    for (std::uint64_t bits = lit[w] & deferred[w]; bits != 0; bits &= bits - 1)
-      caught += deferred_steps_[64 * w + Index(__builtin_ctzll(bits))] > 0;
-    deferred[w] &= ~lit[w];
-    steps += __builtin_popcountll(deferred[w]);
-    for (std::uint64_t bits = deferred[w]; bits != 0; bits &= bits - 1)
-      newly += deferred_steps_[64 * w + Index(__builtin_ctzll(bits))]++ == 0;
-  }
-  rows_deferred_ += newly - caught;
-  deferred_row_steps_ += steps;
-  may_defer_set_ = true;
-}
-
 Metrics Network::split_direct_step(const float* x, Targets y) {
   last_step_direct_ = true;
   const auto [transform, lr] = optimizer_->begin_direct_step(num_params());
@@ -132,12 +83,11 @@ Metrics Network::split_direct_step(const float* x, Targets y) {
   pieces_.clear();
   piece_values_ = 0;
   std::uint64_t* const class_rows = lit + words;  // scratch for one class of rows
-  const std::uint64_t tail = in % 64 == 0 ? ~std::uint64_t(0) : (std::uint64_t(1) << (in % 64)) - 1;
   // Adds thread t's zero (or lit) rows; returns the end of their pieces.
+  // (Bits past the last row may be set: add_row_runs stops at it.)
   auto add_rows = [&](int t, bool lit_rows) {
     for (Index w = 0; w < words; ++w)
-      class_rows[w] = (lit_rows ? lit[w] : ~lit[w] & ~deferred[w]) & (t == 1 ? second[w] : ~second[w]) &
-                      (w == words - 1 ? tail : ~std::uint64_t(0));
+      class_rows[w] = (lit_rows ? lit[w] : ~lit[w] & ~deferred[w]) & (t == 1 ? second[w] : ~second[w]);
     add_row_runs(class_rows, /*whole_rows=*/defer);
     return Index(pieces_.size());
   };
