@@ -43,11 +43,11 @@ bool moments_settled(const float* p, const float* m, Index count, float bound, f
   return true;
 }
 
-// Adam's largest step size from step t on, within a factor of 2 (the
-// float constants round): lr / (1 - b1^t) for both conventions (Keras's
-// also times sqrt(1 - b2^t) <= 1), and 1 - b1^t grows with t.
-float adam_step_bound(double learning_rate_bound, double beta1, std::int64_t t) {
-  return float(2 * learning_rate_bound / (1 - std::pow(beta1, double(t))));
+// Adam's largest step size from step t on, from bias1 = 1 - b1^t, within a
+// factor of 2 (the float constants round): lr / bias1 for both conventions
+// (Keras's also times sqrt(1 - b2^t) <= 1), and bias1 grows with t.
+float adam_step_bound(double learning_rate_bound, double bias1) {
+  return float(2 * learning_rate_bound / bias1);
 }
 
 // The settings under which Adam's zero steps can be deferred: beta1 in
@@ -64,9 +64,10 @@ std::vector<std::string> TorchAdam::state_names() const {
 }
 
 void TorchAdam::prepare(std::int64_t t) {
-  step_size_ = float(learning_rate / (1.0 - std::pow(beta1, double(t))));
+  const double bias1 = 1.0 - std::pow(beta1, double(t));
+  step_size_ = float(learning_rate / bias1);
   inv_bias2_sqrt_ = float(1.0 / std::sqrt(1.0 - std::pow(beta2, double(t))));
-  step_bound_ = adam_step_bound(learning_rate_bound(), beta1, t);
+  step_bound_ = adam_step_bound(learning_rate_bound(), bias1);
 }
 
 bool TorchAdam::zero_step_decay(ZeroStepDecay& decay) const {
@@ -128,9 +129,9 @@ std::vector<std::string> KerasAdam::state_names() const {
 }
 
 void KerasAdam::prepare(std::int64_t t) {
-  alpha_ = float(learning_rate * std::sqrt(1.0 - std::pow(beta2, double(t))) /
-                 (1.0 - std::pow(beta1, double(t))));
-  step_bound_ = adam_step_bound(learning_rate_bound(), beta1, t);
+  const double bias1 = 1.0 - std::pow(beta1, double(t));
+  alpha_ = float(learning_rate * std::sqrt(1.0 - std::pow(beta2, double(t))) / bias1);
+  step_bound_ = adam_step_bound(learning_rate_bound(), bias1);
 }
 
 bool KerasAdam::zero_step_decay(ZeroStepDecay& decay) const {
