@@ -121,13 +121,13 @@ def test_the_sparse_first_layer_allocates_nothing_once_warm(threads):
     assert_steady_state(model._network.allocations_in_train_steps(x[:100], y[:100], 3), 3, products)
     # One row: plain SGD updates the weights inside backward, storing no gradient...
     assert_steady_state(model._network.allocations_in_train_steps(x[:1], y[:1], 3), 3, products)
-    assert model._network.last_step_direct
+    assert model._network.last_step == "single_row"
     # ...which are formed when read; from then on each step stores them, and
     # the update visits only the kernel rows that saw a nonzero input.
     model._network.grads
     assert_steady_state(model._network.allocations_in_train_steps(x[:1], y[:1], 3), 3, products)
-    assert not model._network.last_step_direct
-    assert model._network.last_update_ranges > 0
+    assert model._network.last_step != "single_row"
+    assert model._network.last_step == "zero_row_update"
 
 
 def test_the_hook_sees_a_step_that_does_allocate():

@@ -78,7 +78,7 @@ def test_direct_steps_give_the_stored_gradient_bits(optimizer, density, threads)
     for step in range(1, len(x)):
         direct.train_on_batch(x[step], y[step])
         stored.train_on_batch(x[step], y[step])
-        assert direct._network.last_step_direct and not stored._network.last_step_direct
+        assert direct._network.last_step == "single_row" and stored._network.last_step != "single_row"
         np.testing.assert_array_equal(direct.weights, stored.weights)
     # Formed on demand, the gradients are the stored ones, bit for bit...
     np.testing.assert_array_equal(direct._network.grads, stored._network.grads)
@@ -89,7 +89,7 @@ def test_direct_steps_give_the_stored_gradient_bits(optimizer, density, threads)
     held = direct._network.grads
     before = held.copy()
     direct.train_on_batch(x[1], y[1])
-    assert not direct._network.last_step_direct
+    assert direct._network.last_step != "single_row"
     assert not np.array_equal(held, before)
 
 
@@ -103,7 +103,7 @@ def test_a_whole_epoch_at_batch_one_matches_the_stored_gradient_path(optimizer):
     direct.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
     for m in (direct, stored):
         m.fit(x, y, batch_size=1, epochs=2, verbose=0, shuffle=True)
-    assert direct._network.last_step_direct and not stored._network.last_step_direct
+    assert direct._network.last_step == "single_row" and stored._network.last_step != "single_row"
     np.testing.assert_array_equal(direct.weights, stored.weights)
     np.testing.assert_array_equal(direct._network.grads, stored._network.grads)
 
@@ -119,7 +119,7 @@ def test_a_learning_rate_schedule_applies_to_direct_steps():
     direct.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0, shuffle=False)
     for m in (direct, stored):
         m.fit(x, y, batch_size=1, epochs=1, verbose=0, shuffle=False)
-    assert direct._network.last_step_direct
+    assert direct._network.last_step == "single_row"
     np.testing.assert_array_equal(direct.weights, stored.weights)
     assert direct.optimizer.iterations == stored.optimizer.iterations == 7
 
@@ -143,4 +143,4 @@ def test_other_steps_store_their_gradients(case):
     m = model(optimizer, layers)
     x, y = single_rows(3)
     m.train_on_batch(np.repeat(x[0], rows, axis=0), np.repeat(y[0], rows))
-    assert not m._network.last_step_direct
+    assert m._network.last_step != "single_row"

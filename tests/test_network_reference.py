@@ -151,10 +151,10 @@ def reference_predict(flat, arch, x):
 
 def build_network(arch, seed=1234, lr=LR):
     _, input_dim, units, activations, loss = arch
-    net = _core.Network(input_dim, units, activations)
     # glorot_uniform and he_normal mixed so both code paths feed the comparisons.
     inits = ["he_normal" if i % 2 else "glorot_uniform" for i in range(len(units))]
-    net.initialize(inits, seed)
+    net = _core.Network(input_dim, units, activations, inits)
+    net.initialize(seed)
     net.set_loss(loss)
     sgd = _core.KerasSGD()  # plain SGD: p <- p - lr * g
     sgd.learning_rate = lr
@@ -261,14 +261,14 @@ def test_three_train_steps_follow_reference_trajectory(arch):
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=ARCH_IDS)
 def test_single_row_steps_follow_reference_trajectory(arch):
     # One row with plain SGD takes the update inside backward, storing no
-    # gradient (Network::backward_direct): its own check against float64.
+    # gradient (fast/single_row_step.cpp): its own check against float64.
     net = build_network(arch)
     reference = net.params.astype(np.float64)
     for step in range(5):
         x, y = make_batch(arch, 1, seed=200 + step)
         ref_loss, ref_grads, _ = reference_step(reference, arch, x.astype(np.float64), as64(y))
         loss_sum, _, count = net.train_step(x, y)
-        assert net.last_step_direct
+        assert net.last_step == "single_row"
         reference = reference - LR * ref_grads
         assert loss_sum / count == pytest.approx(ref_loss, rel=1e-4), f"step {step}"
         np.testing.assert_allclose(net.params, reference, rtol=1e-4, atol=1e-6,
@@ -333,9 +333,9 @@ FAN_IN, FAN_OUT = 784, 300
 
 
 def initialized_weights(name, seed=0, fan_in=FAN_IN, fan_out=FAN_OUT):
-    net = _core.Network(fan_in, [fan_out, 10], ["relu", "softmax"])
+    net = _core.Network(fan_in, [fan_out, 10], ["relu", "softmax"], [name, "glorot_uniform"])
     net.params[:] = 7.0  # biases must be reset to zero by initialize, whatever they were
-    net.initialize([name, "glorot_uniform"], seed)
+    net.initialize(seed)
     W, b = net.layer_params(0)
     return W.astype(np.float64), b.copy(), net
 
@@ -396,15 +396,14 @@ def test_same_seed_same_params_different_seed_different(name):
 def test_layers_draw_different_weights():
     # Two identical layers from one seed must not repeat the same sequence.
     net = _core.Network(20, [20, 20], ["relu", "relu"])
-    net.initialize(["glorot_uniform", "glorot_uniform"], 3)
+    net.initialize(3)
     assert not np.array_equal(net.layer_params(0)[0], net.layer_params(1)[0])
 
 
 def test_unknown_initializer_and_activation_raise_value_error():
-    net = _core.Network(4, [3], ["relu"])
-    with pytest.raises(ValueError):
-        net.initialize(["glorot_magic"], 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="initializer"):
+        _core.Network(4, [3], ["relu"], ["glorot_magic"])
+    with pytest.raises(ValueError, match="activation"):
         _core.Network(4, [3], ["swish"])
-    with pytest.raises(ValueError):
-        net.initialize(["glorot_uniform", "glorot_uniform"], 0)  # one per layer
+    with pytest.raises(ValueError, match="one kernel initializer per layer"):
+        _core.Network(4, [3], ["relu"], ["glorot_uniform", "glorot_uniform"])

@@ -1,10 +1,10 @@
 """At batch 1 on several threads, a step's update is split among the threads in
 proportion to the speed each showed on the steps before (BalancedShares in
-Network::update_in_pieces), since the thread that ran the forward pass holds
+fast/single_row_step.cpp), since the thread that ran the forward pass holds
 the weights in its cache. The split moves from step to step with the
 timings; it must never change a bit. The reference is the same training on
 one thread, on the references' model (large enough for the update to take
-two threads, deferred rows and all)."""
+two threads)."""
 
 import numpy as np
 import pytest
@@ -30,7 +30,7 @@ def trained(optimizer, threads, x, y):
     m.fit(x, y, batch_size=1, epochs=2, shuffle=True, verbose=0)
     state = m.optimizer.state_dict()["state"]
     arrays = [np.asarray(v).copy() for entry in state for v in entry.values() if isinstance(v, np.ndarray)]
-    return m.weights.copy(), arrays, m._network.last_step_direct
+    return m.weights.copy(), arrays, m._network.last_step == "single_row"
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad"])

@@ -4,7 +4,7 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
-#include "denormals.hpp"
+#include "runtime/denormals.hpp"
 
 namespace fastmlp::bindings {
 

@@ -4,11 +4,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include "activations.hpp"
-#include "batchnorm.hpp"
+#include "kernels/activations.hpp"
+#include "kernels/batchnorm.hpp"
 #include "bindings/arrays.hpp"
-#include "dense.hpp"
-#include "losses.hpp"
+#include "kernels/dense.hpp"
+#include "kernels/losses.hpp"
 
 namespace fastmlp::bindings {
 namespace {

@@ -3,10 +3,10 @@
 
 #include <omp.h>
 
-#include "allocation_counter.hpp"
-#include "denormals.hpp"
-#include "gemm.hpp"
-#include "parallel.hpp"
+#include "testing/allocation_counter.hpp"
+#include "runtime/denormals.hpp"
+#include "kernels/gemm.hpp"
+#include "runtime/parallel.hpp"
 
 namespace py = pybind11;
 
@@ -15,6 +15,7 @@ void bind_kernels(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_network(py::module_& m);
 void bind_bench(py::module_& m);
+void bind_testing(py::module_& m);
 }  // namespace fastmlp::bindings
 
 #define FASTMLP_STR2(x) #x
@@ -39,14 +40,20 @@ PYBIND11_MODULE(_core, m) {
     info["gemm"] = fastmlp::sgemm_kernel_name();
     info["compiler"] = __VERSION__;
     info["max_threads"] = omp_get_num_procs();
+#ifdef FASTMLP_INSTRUMENT
+    info["instrumented"] = true;
+#else
+    info["instrumented"] = false;
+#endif
     return info;
   }, "How this build was compiled: target architecture, SIMD sets, Eigen and OpenMP versions.");
-  m.def("allocation_count", &fastmlp::allocation_count,
-        "Heap allocations made so far by this module's own code (0 forever where the counter is off).");
   m.def("allocation_counter_enabled", &fastmlp::allocation_counter_enabled,
-        "Whether this build counts its heap allocations (Linux builds do).");
+        "Whether this build counts its heap allocations (instrumented builds on Linux do).");
   fastmlp::bindings::bind_kernels(m);
   fastmlp::bindings::bind_optim(m);
   fastmlp::bindings::bind_network(m);
+#ifdef FASTMLP_INSTRUMENT
+  fastmlp::bindings::bind_testing(m);
   fastmlp::bindings::bind_bench(m);
+#endif
 }

@@ -1,38 +1,22 @@
-#include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <mutex>
-
-#include "allocation_counter.hpp"
 #include "bindings/arrays.hpp"
 #include "bindings/compute_scope.hpp"
-#include "network.hpp"
+#include "bindings/locked_network.hpp"
+#include "layers/dense.hpp"
+#include "step_strategy.hpp"
 
 namespace fastmlp::bindings {
-namespace {
-
-// One call at a time per network: its workspace is shared by all calls.
-class LockedNetwork : public Network {
- public:
-  using Network::Network;
-  std::mutex mutex;
-};
-
-// (x, y) as the network needs them, checked; y's dtype says labels or targets.
-struct Batch {
-  py::array_t<float> x;
-  py::object y_keepalive;
-  Targets targets;
-  Index rows = 0;
-};
 
 Batch check_batch(LockedNetwork& net, py::handle x_obj, py::handle y_obj) {
   Batch b;
-  b.x = require_array<float>(x_obj, "x", 2);
-  b.rows = b.x.shape(0);
-  if (b.x.shape(1) != net.input_dim())
-    throw py::value_error("x has shape " + shape_string(b.x) + " but the network expects (n, " +
+  auto x = require_array<float>(x_obj, "x", 2);
+  b.rows = x.shape(0);
+  if (x.shape(1) != net.input_dim())
+    throw py::value_error("x has shape " + shape_string(x) + " but the network expects (n, " +
                           std::to_string(net.input_dim()) + ")");
+  b.x = x.data();
+  b.x_keepalive = x;
   const Index K = net.output_dim();
   if (loss_takes_labels(net.loss())) {
     auto y = require_array<std::int32_t>(y_obj, "y", 1);
@@ -57,41 +41,50 @@ Batch check_batch(LockedNetwork& net, py::handle x_obj, py::handle y_obj) {
   return b;
 }
 
+namespace {
+
 py::tuple metrics_tuple(const Metrics& m) { return py::make_tuple(m.loss_sum, m.correct, m.count); }
 
-template <typename T>
-T get_or(const py::dict& d, const char* key, T fallback) {
-  if (!d.contains(key)) return fallback;
-  try {
-    return d[key].cast<T>();
-  } catch (const py::cast_error&) {
-    throw py::type_error(std::string("layer field '") + key + "' has the wrong type: " +
-                         std::string(py::str(py::type::handle_of(d[key]).attr("__name__"))));
+// A layer's settings from the dict a model gives (Layer.core_spec in Python).
+class DictConfig final : public LayerConfig {
+ public:
+  explicit DictConfig(py::dict d) : d_(std::move(d)) {}
+  std::string kind() const override { return text("kind", "dense"); }
+  double number(const char* key, double fallback) const override { return get<double>(key, fallback); }
+  std::string text(const char* key, const std::string& fallback) const override {
+    return get<std::string>(key, fallback);
   }
+
+ private:
+  template <typename T>
+  T get(const char* key, T fallback) const {
+    if (!d_.contains(key)) return fallback;
+    py::handle value = d_[key];
+    const bool fits = std::is_same_v<T, std::string> ? py::isinstance<py::str>(value)
+                                                      : py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value);
+    if (!fits)
+      throw py::type_error(std::string("layer field '") + key + "' has the wrong type: " +
+                           std::string(py::str(py::type::handle_of(value).attr("__name__"))));
+    return value.cast<T>();
+  }
+  py::dict d_;
+};
+
+std::shared_ptr<LockedNetwork> make_network(Index input_dim, const std::vector<py::dict>& configs) {
+  std::vector<std::unique_ptr<Layer>> layers;
+  Index width = input_dim;
+  for (const py::dict& d : configs) {
+    layers.push_back(make_layer(DictConfig(d), width));
+    width = layers.back()->outputs();
+  }
+  return std::make_shared<LockedNetwork>(input_dim, std::move(layers));
 }
 
-LayerSpec layer_spec(const py::dict& d) {
-  LayerSpec spec;
-  const auto kind = get_or<std::string>(d, "kind", "dense");
-  if (kind == "dense") {
-    spec.kind = LayerKind::Dense;
-    spec.units = get_or<Index>(d, "units", 0);
-    spec.activation = parse_activation(get_or<std::string>(d, "activation", "linear"));
-    spec.l1 = get_or<double>(d, "l1", 0.0);
-    spec.l2 = get_or<double>(d, "l2", 0.0);
-  } else if (kind == "batch_norm") {
-    spec.kind = LayerKind::BatchNorm;
-    spec.momentum = get_or<double>(d, "momentum", 0.99);
-    spec.epsilon = get_or<double>(d, "epsilon", 1e-3);
-  } else if (kind == "dropout") {
-    spec.kind = LayerKind::Dropout;
-    spec.rate = get_or<double>(d, "rate", 0.0);
-  } else {
-    throw py::value_error("unknown layer kind '" + kind + "'; expected dense, batch_norm or dropout");
-  }
-  return spec;
+// The first layer's sparse-input products, where it has them.
+SparseInputProducts* sparse_input(Network& net) {
+  auto* dense = dynamic_cast<Dense*>(&net.layer(0));
+  return dense ? dense->sparse_input() : nullptr;
 }
-
 
 // A NumPy view of `count` floats at `data`, keeping `owner` alive.
 py::array view(py::object owner, float* data, std::vector<py::ssize_t> shape) {
@@ -117,22 +110,19 @@ float* current_grads(Network& net) {
 py::tuple layer_views(py::object self, Index l, bool grads) {
   auto& net = self.cast<LockedNetwork&>();
   if (l < 0 || l >= net.num_layers()) throw py::index_error("no layer " + std::to_string(l));
-  float* base = (grads ? current_grads(net) : net.params()) + net.param_offset(l);
-  const Index in = net.layer_inputs(l), out = net.layer_outputs(l);
-  const auto make = grads ? read_only_view : view;
-  switch (net.layer_spec(l).kind) {
-    case LayerKind::Dense:
-      return py::make_tuple(make(self, base, {in, out}), make(self, base + in * out, {out}));
-    case LayerKind::BatchNorm: {
-      if (grads) return py::make_tuple(make(self, base, {out}), make(self, base + out, {out}));
-      float* stats = net.moving_stats() + net.stats_offset(l);
-      return py::make_tuple(make(self, base, {out}), make(self, base + out, {out}), make(self, stats, {out}),
-                            make(self, stats + out, {out}));
+  const Layer& layer = net.layer(l);
+  py::list views;
+  auto add = [&](float* at, const std::vector<std::vector<Index>>& shapes) {
+    for (const auto& shape : shapes) {
+      views.append((grads ? read_only_view : view)(self, at, std::vector<py::ssize_t>(shape.begin(), shape.end())));
+      Index size = 1;
+      for (Index d : shape) size *= d;
+      at += size;
     }
-    case LayerKind::Dropout:
-      break;
-  }
-  return py::make_tuple();
+  };
+  add((grads ? current_grads(net) : net.params()) + net.param_offset(l), layer.param_shapes());
+  if (!grads) add(net.moving_stats() + net.stat_offset(l), layer.stat_shapes());
+  return py::tuple(views);
 }
 
 }  // namespace
@@ -142,27 +132,27 @@ void bind_network(py::module_& m) {
   py::class_<LockedNetwork, std::shared_ptr<LockedNetwork>>(m, "Network", R"doc(
 Dense layers over one flat parameter buffer. Metrics come back as
 (loss_sum, correct, count): divide by count for means.)doc")
-      .def(py::init([](Index input_dim, std::vector<Index> units, std::vector<std::string> activations) {
+      .def(py::init([](Index input_dim, std::vector<Index> units, std::vector<std::string> activations,
+                       std::vector<std::string> kernel_initializers) {
              if (units.size() != activations.size())
                throw py::value_error("one activation per layer is required");
-             std::vector<LayerSpec> specs;
+             if (!kernel_initializers.empty() && kernel_initializers.size() != units.size())
+               throw py::value_error("one kernel initializer per layer is required");
+             std::vector<py::dict> configs;
              for (std::size_t i = 0; i < units.size(); ++i) {
-               LayerSpec spec;
-               spec.units = units[i];
-               spec.activation = parse_activation(activations[i]);
-               specs.push_back(spec);
+               py::dict d(py::arg("kind") = "dense", py::arg("units") = units[i], py::arg("activation") = activations[i]);
+               if (!kernel_initializers.empty()) d["kernel_initializer"] = kernel_initializers[i];
+               configs.push_back(d);
              }
-             return std::make_shared<LockedNetwork>(input_dim, std::move(specs));
+             return make_network(input_dim, configs);
            }),
-           py::arg("input_dim"), py::arg("units"), py::arg("activations"), "A stack of Dense layers.")
-      .def(py::init([](Index input_dim, const std::vector<py::dict>& layers) {
-             std::vector<LayerSpec> specs;
-             for (const py::dict& d : layers) specs.push_back(layer_spec(d));
-             return std::make_shared<LockedNetwork>(input_dim, std::move(specs));
-           }),
-           py::arg("input_dim"), py::arg("layers"),
-           "Layers as dicts: {'kind': 'dense', 'units', 'activation', 'l1', 'l2'}, "
-           "{'kind': 'batch_norm', 'momentum', 'epsilon'}, {'kind': 'dropout', 'rate'}.")
+           py::arg("input_dim"), py::arg("units"), py::arg("activations"),
+           py::arg("kernel_initializers") = std::vector<std::string>{},
+           "A stack of Dense layers (kernels glorot_uniform unless given).")
+      .def(py::init(&make_network), py::arg("input_dim"), py::arg("layers"),
+           "Layers as dicts: {'kind': 'dense', 'units', 'activation', 'kernel_initializer', 'l1', 'l2'}, "
+           "{'kind': 'batch_norm', 'momentum', 'epsilon'}, {'kind': 'dropout', 'rate'}, "
+           "{'kind': 'activation', 'activation'}.")
       .def_property_readonly("input_dim", &Network::input_dim)
       .def_property_readonly("output_dim", &Network::output_dim)
       .def_property_readonly("num_layers", &Network::num_layers)
@@ -188,77 +178,41 @@ Dense layers over one flat parameter buffer. Metrics come back as
       .def("layer_grads", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/true); },
            py::arg("layer"),
            "Read-only views into grads: Dense (dW, db); BatchNormalization (dgamma, dbeta).")
-      .def("set_profiling", [](LockedNetwork& net, bool on) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        net.profile().enable(on);
-        net.profile().reset();
-      }, py::arg("on"), "Time the following training steps by phase (off by default), from zero.")
-      .def("profile", [](LockedNetwork& net) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        py::dict seconds;
-        for (int p = 0; p < int(Phase::Count); ++p)
-          seconds[phase_name(Phase(p))] = net.profile().seconds(Phase(p));
-        return seconds;
-      }, "Seconds spent in each phase since set_profiling(True).")
       .def_property("sparse_input_max_density",
-          [](LockedNetwork& net) {
+          [](LockedNetwork& net) -> py::object {
             std::lock_guard<std::mutex> lock(net.mutex);
-            return net.sparse_input().max_density;
+            SparseInputProducts* sparse = sparse_input(net);
+            return sparse ? py::object(py::float_(sparse->max_density)) : py::object(py::none());
           },
           [](LockedNetwork& net, double density) {
             if (!(density >= 0 && density <= 1))
               throw py::value_error("sparse_input_max_density must be in [0, 1]");
+            py::gil_scoped_release release;  // never wait for the lock holding the GIL
             std::lock_guard<std::mutex> lock(net.mutex);
-            net.sparse_input().max_density = density;
+            if (SparseInputProducts* sparse = sparse_input(net)) sparse->max_density = density;
           },
-          "Fraction of nonzero inputs up to which the first layer multiplies through the "
-          "nonzeros only (exact: zeros add nothing); 0 always uses the dense product.")
-      .def_property_readonly("last_sparse_rows", [](LockedNetwork& net) {
+          "Fraction of nonzero inputs up to which a first Dense layer multiplies through the "
+          "nonzeros only (exact: zeros add nothing); 0 always uses the dense product. None where "
+          "the first layer is not Dense.")
+      .def_property_readonly("last_sparse_rows", [](LockedNetwork& net) -> Index {
         std::lock_guard<std::mutex> lock(net.mutex);
-        return net.sparse_input().last_sparse_rows();
+        SparseInputProducts* sparse = sparse_input(net);
+        return sparse ? sparse->last_sparse_rows() : 0;
       }, "Rows of the last forward pass that took the sparse product.")
-      .def_property_readonly("last_update_ranges", [](LockedNetwork& net) {
+      .def_property_readonly("last_step", [](LockedNetwork& net) {
         std::lock_guard<std::mutex> lock(net.mutex);
-        return net.last_update_ranges();
-      }, "Stretches of params the last update visited, skipping zero gradients; 0: all of them.")
-      .def_property_readonly("last_step_direct", [](LockedNetwork& net) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        return net.last_step_direct();
-      }, "Whether the last train_step applied its update as it formed the gradients, storing none "
-         "(batch 1, Dense layers only, no norm clipping, until grads are first read).")
-      .def_property_readonly("last_step_split", [](LockedNetwork& net) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        return net.last_step_split();
-      }, "Whether that direct step split the layers between two threads: the first layer's forward pass "
-         "and update on one, the later layers' passes and updates on the other (several threads, rules "
-         "other than plain SGD).")
-      .def_property("defer_zero_steps",
-          [](LockedNetwork& net) {
-            std::lock_guard<std::mutex> lock(net.mutex);
-            return net.defer_zero_steps();
-          },
-          [](LockedNetwork& net, bool on) {
-            std::lock_guard<std::mutex> lock(net.mutex);
-            net.set_defer_zero_steps(on);
-          },
-          "Whether train_epoch may defer the first layer's zero-gradient steps where the rule only "
-          "decays its state there (RMSprop without momentum or centering, Adagrad, and Adam without "
-          "amsgrad on rows whose first moment has settled): the same bits either way, applied before "
-          "the call reports or returns. On by default.")
-      .def_property_readonly("deferred_row_steps", [](LockedNetwork& net) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        return net.deferred_row_steps();
-      }, "Kernel-row steps the last train_epoch deferred (0: none).")
+        return std::string(net.last_strategy() ? net.last_strategy()->name() : "reference");
+      }, "Which step took the last training step: 'reference', or a strategy's name "
+         "('single_row': batch 1, the update applied as the gradients are formed; 'zero_row_update': "
+         "plain SGD skipping the first layer's kernel rows of zero inputs).")
       .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.seed_dropout(seed);
       }, py::arg("seed"), "Seed the dropout masks of the following train_step calls.")
-      .def("initialize", [](LockedNetwork& net, std::vector<std::string> kernel_init, std::uint64_t seed) {
-        std::vector<Initializer> parsed;
-        for (const auto& name : kernel_init) parsed.push_back(parse_initializer(name));
+      .def("initialize", [](LockedNetwork& net, std::uint64_t seed) {
         std::lock_guard<std::mutex> lock(net.mutex);
-        net.initialize(parsed, seed);
-      }, py::arg("kernel_initializers"), py::arg("seed"))
+        net.initialize(seed);
+      }, py::arg("seed"), "Every layer's initial values (Dense kernels by their kernel_initializer).")
       .def("set_loss", [](LockedNetwork& net, const std::string& name) {
         std::lock_guard<std::mutex> lock(net.mutex);
         net.set_loss(parse_loss(name));
@@ -274,31 +228,10 @@ Dense layers over one flat parameter buffer. Metrics come back as
         {
           ComputeScope compute;
           std::lock_guard<std::mutex> lock(net.mutex);
-          m = net.train_step(b.x.data(), b.targets, b.rows);
+          m = net.train_step(b.x, b.targets, b.rows);
         }
         return metrics_tuple(m);
       }, py::arg("x"), py::arg("y"), "Forward, loss, backward and update on one batch.")
-      .def("allocations_in_train_steps", [](LockedNetwork& net, py::handle x, py::handle y, int steps) {
-        Batch b = check_batch(net, x, y);
-        if (b.rows < 1) throw py::value_error("x is empty");
-        ComputeScope compute;
-        std::lock_guard<std::mutex> lock(net.mutex);
-        const std::uint64_t before = allocation_count();
-        for (int s = 0; s < steps; ++s) net.train_step(b.x.data(), b.targets, b.rows);
-        return allocation_count() - before;
-      }, py::arg("x"), py::arg("y"), py::arg("steps"),
-      "For tests: heap allocations made by this module during `steps` calls of train_step.")
-      .def("allocations_in_train_epoch", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size,
-                                            std::uint64_t seed) {
-        Batch b = check_batch(net, x, y);
-        if (b.rows < 1) throw py::value_error("x is empty");
-        ComputeScope compute;
-        std::lock_guard<std::mutex> lock(net.mutex);
-        const std::uint64_t before = allocation_count();
-        net.train_epoch(b.x.data(), b.targets, b.rows, batch_size, /*shuffle=*/true, seed);
-        return allocation_count() - before;
-      }, py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("seed") = 0,
-      "For tests: heap allocations made by this module during one shuffled train_epoch.")
       .def("train_epoch", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size,
                              bool shuffle, std::uint64_t seed, py::object learning_rates,
                              py::object progress, double progress_interval) {
@@ -334,7 +267,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
           std::lock_guard<std::mutex> lock(net.mutex);
           net.set_progress(report, progress_interval);
           try {
-            m = net.train_epoch(b.x.data(), b.targets, b.rows, batch_size, shuffle, seed, rates);
+            m = net.train_epoch(b.x, b.targets, b.rows, batch_size, shuffle, seed, rates);
           } catch (...) {
             net.set_progress(nullptr, progress_interval);
             throw;
@@ -370,7 +303,7 @@ Dense layers over one flat parameter buffer. Metrics come back as
         {
           ComputeScope compute;
           std::lock_guard<std::mutex> lock(net.mutex);
-          m = net.evaluate(b.x.data(), b.targets, b.rows, batch_size);
+          m = net.evaluate(b.x, b.targets, b.rows, batch_size);
         }
         return metrics_tuple(m);
       }, py::arg("x"), py::arg("y"), py::arg("batch_size"));

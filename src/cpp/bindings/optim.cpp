@@ -68,9 +68,6 @@ void bind_optim(py::module_& m) {
       .def_readwrite("clip_value", &Optimizer::clip_value)
       .def_readwrite("clip_norm", &Optimizer::clip_norm)
       .def_readwrite("global_clip_norm", &Optimizer::global_clip_norm)
-      .def_readwrite("deferral_learning_rate_bound", &Optimizer::deferral_learning_rate_bound,
-                     "While zero steps are deferred: a bound on |learning_rate| over the steps to come "
-                     "(train_epoch sets it from its schedule).")
       .def_property_readonly("name", &Optimizer::name)
       .def_property_readonly("state_names", &Optimizer::state_names)
       .def_property_readonly("scalar_names", &Optimizer::scalar_names)
@@ -98,27 +95,7 @@ void bind_optim(py::module_& m) {
         ComputeScope compute;
         opt.step(spans.data(), spans.size());
       }, py::arg("params"), py::arg("grads"),
-      "One update, in place, of a float32 array or a list of them, from the gradients.")
-      .def_property_readonly("defers_zero_steps", &Optimizer::defers_zero_steps,
-      "Whether this step's rule and settings let a caller defer steps whose gradient is +0 "
-      "(see Network.defer_zero_steps).")
-      .def("zero_steps_keep_params", [](Optimizer& opt, py::handle params) {
-        auto p = require_array<float>(params, "params", 1);
-        if (p.shape(0) != opt.bound_size()) throw py::value_error("params must have bound_size values");
-        if (opt.num_states() == 0) throw py::value_error(opt.name() + " has no state");
-        ComputeScope compute;  // subnormals flushed or not, as inside a step
-        return opt.zero_steps_keep_params(p.data(), 0, p.shape(0));
-      }, py::arg("params"),
-      "For tests: whether steps with a +0 gradient would leave every one of `params` as it is "
-      "and keep the state in the domain where catch_up_zero_steps applies them.")
-      .def("catch_up_zero_steps", [](Optimizer& opt, std::int64_t steps) {
-        if (steps < 0) throw py::value_error("steps must be >= 0");
-        if (opt.bound_size() < 0 || opt.num_states() == 0 || !opt.defers_zero_steps())
-          throw py::value_error(opt.name() + " with these settings does not defer zero steps");
-        ComputeScope compute;
-        opt.catch_up_zero_steps(0, opt.bound_size(), steps);
-      }, py::arg("steps"),
-      "For tests: applies `steps` steps with a +0 gradient to the state, as deferred steps are.");
+      "One update, in place, of a float32 array or a list of them, from the gradients.");
 
   kernel<TorchSGD>(m, "TorchSGD")
       .def_readwrite("momentum", &TorchSGD::momentum)

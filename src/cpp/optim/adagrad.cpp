@@ -35,19 +35,4 @@ void KerasAdagrad::update(const Span& s, Index offset, const GradientTransform& 
   });
 }
 
-// s <- s + g g at g = +0 (s + 0); with s >= 0 and eps > 0 the step is +0.
-bool TorchAdagrad::zero_step_decay(ZeroStepDecay& decay) const {
-  const float zero = 0.0f;
-  decay.factor = 1.0f;  // 1 * s + a rounds as s + a
-  decay.addend = zero * zero;
-  return lr_decay >= 0 && float(eps) > 0;  // lr / (1 + t lr_decay) stays finite
-}
-
-bool KerasAdagrad::zero_step_decay(ZeroStepDecay& decay) const {
-  const float zero = 0.0f;
-  decay.factor = 1.0f;
-  decay.addend = zero * zero;
-  return float(epsilon) > 0;
-}
-
 }  // namespace fastmlp

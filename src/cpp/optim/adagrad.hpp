@@ -16,7 +16,6 @@ class TorchAdagrad final : public Optimizer {
  protected:
   float initial_state(std::size_t) const override { return float(initial_accumulator_value); }
   void update(const Span& s, Index offset, const GradientTransform& t) override;
-  bool zero_step_decay(ZeroStepDecay& decay) const override;
 };
 
 // keras.optimizers.Adagrad:  a <- a + g^2;  p <- p - lr * g / sqrt(a + epsilon)
@@ -29,7 +28,6 @@ class KerasAdagrad final : public Optimizer {
  protected:
   float initial_state(std::size_t) const override { return float(initial_accumulator_value); }
   void update(const Span& s, Index offset, const GradientTransform& t) override;
-  bool zero_step_decay(ZeroStepDecay& decay) const override;
 };
 
 }  // namespace fastmlp

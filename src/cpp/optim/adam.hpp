@@ -1,8 +1,6 @@
 // Adam (and AdamW, which is Adam with decoupled weight decay) in both
 // conventions. They differ in where bias correction meets epsilon.
 #pragma once
-#include <cmath>
-
 #include "optim/optimizer.hpp"
 
 namespace fastmlp {
@@ -20,15 +18,9 @@ class TorchAdam final : public Optimizer {
  protected:
   void prepare(std::int64_t t) override;
   void update(const Span& s, Index offset, const GradientTransform& t) override;
-  bool zero_step_decay(ZeroStepDecay& decay) const override;
-  bool zero_step_settled(const float* params, Index offset, Index count) const override;
-  void catch_up_other_states(Index offset, Index count, std::int64_t steps) override;
 
  private:
-  bool replays_m() const;
   float step_size_ = 0, inv_bias2_sqrt_ = 0;
-  // Bounds |step size| from the step prepared on (zero_step_settled; none settles before a step).
-  float step_bound_ = HUGE_VALF;
 };
 
 // keras.optimizers.Adam / AdamW ("epsilon hat"):
@@ -45,13 +37,9 @@ class KerasAdam final : public Optimizer {
  protected:
   void prepare(std::int64_t t) override;
   void update(const Span& s, Index offset, const GradientTransform& t) override;
-  bool zero_step_decay(ZeroStepDecay& decay) const override;
-  bool zero_step_settled(const float* params, Index offset, Index count) const override;
-  void catch_up_other_states(Index offset, Index count, std::int64_t steps) override;
 
  private:
   float alpha_ = 0;
-  float step_bound_ = HUGE_VALF;  // as TorchAdam's
 };
 
 }  // namespace fastmlp

@@ -16,9 +16,9 @@
 #include <utility>
 #include <vector>
 
-#include "aligned.hpp"
-#include "matrix.hpp"
-#include "parallel.hpp"
+#include "runtime/aligned.hpp"
+#include "runtime/matrix.hpp"
+#include "runtime/parallel.hpp"
 
 namespace fastmlp {
 
@@ -205,34 +205,6 @@ class Optimizer {
     return is_plain_sgd() && l2_weight_decay == 0 && decoupled_weight_decay == 0 && clip_norm == 0 &&
            global_clip_norm == 0;
   }
-  // Deferred zero-gradient steps. Under some rules a step whose gradient is
-  // +0 leaves a parameter exactly as it is and only maps one state buffer,
-  // value by value, by ZeroStepDecay:
-  //   RMSprop without momentum or centering, Adagrad: always (s, their one state);
-  //   Adam without amsgrad: where m has settled (zero_step_settled): a zero
-  //   step leaves m as it is (its decay rounds away, as it does once m is
-  //   near the smallest float) and m times any step size to come rounds to
-  //   0, so the step to p is 0; or m is so small against each weight that
-  //   every step to come rounds away against it. Then only the moments
-  //   decay: v by ZeroStepDecay, m by catch_up_other_states.
-  // That holds provided the parameter is +0 or a finite normal float and the
-  // decayed state is finite and >= 0 (the parameter then stays, the state
-  // stays so). Where defers_zero_steps() holds for a step, a caller may skip
-  // a stretch whose gradient is +0 and whose values zero_steps_keep_params()
-  // accepted after their last update, count the skipped steps, and apply
-  // them later with catch_up_zero_steps, before anything reads that
-  // stretch's state or updates it again: the same operations in the same
-  // order, so the same bits.
-  struct ZeroStepDecay {
-    std::size_t state = 0;         // the buffer that decays
-    float factor = 1, addend = 0;  // s <- factor * s + addend
-    // Or, for Keras's moving averages, s <- s + weight * (target - s).
-    bool lerp = false;
-    float weight = 0, target = 0;
-  };
-  bool defers_zero_steps() const;
-  bool zero_steps_keep_params(const float* params, Index offset, Index count) const;
-  void catch_up_zero_steps(Index offset, Index count, std::int64_t steps);
 
   // One update of the whole buffer (params, grads, n) that visits only
   // [begin, end) of each range; every gradient outside them must be zero and
@@ -265,9 +237,7 @@ class Optimizer {
   double clip_value = 0;              // 0: off
   double clip_norm = 0;               // per span (tensor); 0: off
   double global_clip_norm = 0;        // over all spans; 0: off
-  // While zero steps are deferred: a bound on |learning_rate| over the steps
-  // to come (a caller with a schedule sets it; zero_step_settled's test).
-  double deferral_learning_rate_bound = 0;
+
 
  protected:
   // Initial value of state buffer i (Adagrad's accumulator starts above 0).
@@ -278,20 +248,6 @@ class Optimizer {
   virtual void update(const Span& span, Index offset, const GradientTransform& transform) = 0;
   // After all spans (for example, advance a running product).
   virtual void finish(std::int64_t /*t*/) {}
-  // The rule's part of defers_zero_steps(): true, with the map a +0 gradient
-  // applies to state buffer 0, when the rule's constants allow it (no
-  // momentum or centering, factor in [0, 1], epsilon above 0 as a float).
-  virtual bool zero_step_decay(ZeroStepDecay&) const { return false; }
-  // The rule's part of zero_steps_keep_params for its other state: true
-  // where [offset, offset + count) of it lets a zero step leave params as
-  // they are now and at every step to come (Adam's settled m).
-  virtual bool zero_step_settled(const float* /*params*/, Index /*offset*/, Index /*count*/) const { return true; }
-  // The zero steps of that other state, after ZeroStepDecay's (Adam's m).
-  virtual void catch_up_other_states(Index /*offset*/, Index /*count*/, std::int64_t /*steps*/) {}
-  // The map of a ZeroStepDecay, `steps` times over s[0, count).
-  static void apply_zero_steps(float* s, Index count, std::int64_t steps, const ZeroStepDecay& decay);
-  // max(|learning_rate|, deferral_learning_rate_bound).
-  double learning_rate_bound() const;
   // The rule is PlainSgdRule (SGD without momentum); see skips_zero_gradients.
   virtual bool is_plain_sgd() const { return false; }
 

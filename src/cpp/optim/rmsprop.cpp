@@ -8,26 +8,7 @@ namespace {
 // v - a^2 is a variance: >= 0 in exact arithmetic, clamped so that float
 // rounding can never turn it into the root of a negative number.
 inline float centered_variance(float v, float a) { return std::max(v - a * a, 0.0f); }
-
-// v <- a v + (1 - a) g g at g = +0, rounded as update() rounds it; with v >= 0
-// and eps > 0 the step g / d is then +0 and leaves p as it is.
-bool rmsprop_zero_step(double decay_rate, double eps, bool plain, Optimizer::ZeroStepDecay& decay) {
-  const float a = float(decay_rate), one_minus = float(1 - decay_rate), e = float(eps);
-  if (!plain || !(a >= 0 && a <= 1) || !(e > 0)) return false;
-  const float zero = 0.0f;
-  decay.factor = a;
-  decay.addend = one_minus * zero * zero;
-  return true;
-}
 }  // namespace
-
-bool TorchRMSprop::zero_step_decay(ZeroStepDecay& decay) const {
-  return rmsprop_zero_step(alpha, eps, !(momentum > 0) && !centered, decay);
-}
-
-bool KerasRMSprop::zero_step_decay(ZeroStepDecay& decay) const {
-  return rmsprop_zero_step(rho, epsilon, !(momentum > 0) && !centered, decay);
-}
 
 std::vector<std::string> TorchRMSprop::state_names() const {
   std::vector<std::string> names{"square_avg"};

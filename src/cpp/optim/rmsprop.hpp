@@ -16,7 +16,6 @@ class TorchRMSprop final : public Optimizer {
 
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
-  bool zero_step_decay(ZeroStepDecay& decay) const override;
 };
 
 // keras.optimizers.RMSprop (epsilon inside the root, lr inside the momentum):
@@ -31,7 +30,6 @@ class KerasRMSprop final : public Optimizer {
 
  protected:
   void update(const Span& s, Index offset, const GradientTransform& t) override;
-  bool zero_step_decay(ZeroStepDecay& decay) const override;
 };
 
 }  // namespace fastmlp

@@ -117,6 +117,7 @@ class Dense(Layer):
     def core_spec(self) -> dict:
         reg = self.kernel_regularizer
         return {"kind": "dense", "units": self.units, "activation": self.activation,
+                "kernel_initializer": self.kernel_initializer,
                 "l1": reg.l1 if reg else 0.0, "l2": reg.l2 if reg else 0.0}
 
     def output_width(self, width: int) -> int:

@@ -117,9 +117,9 @@ class Sequential:
         width = int(np.prod(self.input_shape))
         core_layers = [l for l in self.layers if l.core_spec() is not None]
         self._network = _core.Network(width, [l.core_spec() for l in core_layers])
-        self._network.initialize([l.kernel_initializer for l in core_layers if isinstance(l, Dense)],
-                                 _mix_seed(self.seed, 0))
-        self._network.sparse_input_max_density = self._sparse_input_max_density
+        self._network.initialize(_mix_seed(self.seed, 0))
+        if self._network.sparse_input_max_density is not None:
+            self._network.sparse_input_max_density = self._sparse_input_max_density
         counts: dict[str, int] = {}
         core_index = 0
         for layer in self.layers:

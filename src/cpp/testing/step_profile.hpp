@@ -1,5 +1,6 @@
-// Where a training step's time goes, by phase, when asked. Off by default:
-// then every scope costs one untaken branch.
+// Where a training step's time goes, by phase, when asked (bench/step_profile.py).
+// Only instrumented builds (CMake option FASTMLP_INSTRUMENT) time anything:
+// elsewhere a scope is an empty object and the profile reads zero.
 #pragma once
 #include <array>
 #include <chrono>
@@ -7,22 +8,31 @@
 namespace fastmlp {
 
 enum class Phase {
-  Gather,               // shuffled rows copied into the batch buffer
-  ForwardMatmul,        // x W
-  ForwardElementwise,   // + b, activations, BatchNorm, Dropout
-  Loss,                 // softmax, cross-entropy and its gradient
-  BackwardMatmul,       // x^T dy and dy W^T
-  BackwardElementwise,  // db, activation and BatchNorm derivatives, regularizers
-  Optimizer,            // the fused update
+  Gather,     // shuffled rows copied into the batch buffer
+  Forward,    // every layer's forward pass
+  Loss,       // softmax, cross-entropy and its gradient
+  Backward,   // every layer's backward pass
+  Optimizer,  // the fused update
   Count
 };
 
 inline const char* phase_name(Phase p) {
-  constexpr const char* names[] = {"gather", "forward_matmul", "forward_elementwise", "loss",
-                                   "backward_matmul", "backward_elementwise", "optimizer"};
+  constexpr const char* names[] = {"gather", "forward", "loss", "backward", "optimizer"};
   return names[int(p)];
 }
 
+#ifndef FASTMLP_INSTRUMENT
+class StepProfile {
+ public:
+  bool enabled() const { return false; }
+  void enable(bool) {}
+  void reset() {}
+  double seconds(Phase) const { return 0; }
+  struct Scope {
+    Scope(StepProfile&, Phase) {}
+  };
+};
+#else
 class StepProfile {
  public:
   using Clock = std::chrono::steady_clock;
@@ -55,5 +65,6 @@ class StepProfile {
   bool enabled_ = false;
   std::array<double, int(Phase::Count)> seconds_{};
 };
+#endif
 
 }  // namespace fastmlp

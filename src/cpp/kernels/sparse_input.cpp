@@ -1,9 +1,9 @@
-#include "sparse_input.hpp"
+#include "kernels/sparse_input.hpp"
 
 #include <algorithm>
 
-#include "gemm.hpp"
-#include "parallel.hpp"
+#include "kernels/gemm.hpp"
+#include "runtime/parallel.hpp"
 
 namespace fastmlp {
 

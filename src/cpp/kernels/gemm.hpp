@@ -10,7 +10,7 @@
 #pragma once
 #include <type_traits>
 
-#include "matrix.hpp"
+#include "runtime/matrix.hpp"
 
 namespace fastmlp {
 

@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "matrix.hpp"
-#include "parallel.hpp"
+#include "runtime/matrix.hpp"
+#include "runtime/parallel.hpp"
 
 namespace fastmlp {
 

@@ -9,8 +9,8 @@
 #pragma once
 #include <cstdint>
 
-#include "aligned.hpp"
-#include "matrix.hpp"
+#include "runtime/aligned.hpp"
+#include "runtime/matrix.hpp"
 
 namespace fastmlp {
 

@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "matrix.hpp"
+#include "runtime/matrix.hpp"
 
 namespace fastmlp {
 

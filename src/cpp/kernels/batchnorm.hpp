@@ -8,7 +8,7 @@
 #pragma once
 #include <cmath>
 
-#include "matrix.hpp"
+#include "runtime/matrix.hpp"
 
 namespace fastmlp {
 

@@ -1,4 +1,4 @@
-#include "sparse.hpp"
+#include "kernels/sparse.hpp"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 #include <immintrin.h>
 #endif
 
-#include "parallel.hpp"
+#include "runtime/parallel.hpp"
 
 namespace fastmlp {
 namespace {

@@ -9,8 +9,8 @@
 #pragma once
 #include <string>
 
-#include "matrix.hpp"
-#include "rng.hpp"
+#include "runtime/matrix.hpp"
+#include "runtime/rng.hpp"
 
 namespace fastmlp {
 

@@ -1,4 +1,4 @@
-#include "initializers.hpp"
+#include "kernels/initializers.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -5,7 +5,7 @@
 
 #include "bindings/arrays.hpp"
 #include "bindings/compute_scope.hpp"
-#include "gemm.hpp"
+#include "kernels/gemm.hpp"
 #include "optim/optimizer.hpp"
 
 namespace fastmlp::bindings {

@@ -1,6 +1,6 @@
 // sgemm on builds without AVX-512: Eigen's product.
 #ifndef __AVX512F__
-#include "gemm.hpp"
+#include "kernels/gemm.hpp"
 
 namespace fastmlp {
 

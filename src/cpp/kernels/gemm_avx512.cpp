@@ -15,8 +15,8 @@
 #include <array>
 #include <utility>
 
-#include "gemm.hpp"
-#include "parallel.hpp"
+#include "kernels/gemm.hpp"
+#include "runtime/parallel.hpp"
 
 namespace fastmlp {
 namespace {

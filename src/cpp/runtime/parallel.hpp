@@ -2,10 +2,9 @@
 #pragma once
 #include <omp.h>
 
-#include <atomic>
 #include <cstdint>
 
-#include "matrix.hpp"
+#include "runtime/matrix.hpp"
 
 namespace fastmlp {
 
@@ -37,37 +36,6 @@ inline void run_shares(int threads, const F& share) {
     share(Index(omp_get_thread_num()), Index(omp_get_num_threads()));
   }
 }
-
-// A spin-wait loop's pause: lets the core's other work run.
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-// Indices [begin, end) handed out one at a time from either end, to any
-// number of threads, each index once.
-class TwoEndedQueue {
- public:
-  TwoEndedQueue(Index begin, Index end) : ends_(pack(begin, end)) {}
-  // The next index from the front (or the back) into i; false once empty.
-  bool take(bool front, Index& i) {
-    std::uint64_t now = ends_.load(std::memory_order_relaxed);
-    for (;;) {
-      const std::uint32_t b = std::uint32_t(now >> 32), e = std::uint32_t(now);
-      if (b >= e) return false;
-      const std::uint64_t next = front ? pack(b + 1, e) : pack(b, e - 1);
-      if (ends_.compare_exchange_weak(now, next, std::memory_order_relaxed)) {
-        i = front ? Index(b) : Index(e) - 1;
-        return true;
-      }
-    }
-  }
-
- private:
-  static std::uint64_t pack(Index begin, Index end) { return std::uint64_t(begin) << 32 | std::uint32_t(end); }
-  std::atomic<std::uint64_t> ends_;
-};
 
 template <bool vectorize = true, class F>
 inline void parallel_for(Index n, const F& body, Index min_parallel = kParallelMinElements) {

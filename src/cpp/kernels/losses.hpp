@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "matrix.hpp"
+#include "runtime/matrix.hpp"
 
 namespace fastmlp {
 

@@ -1,4 +1,4 @@
-#include "allocation_counter.hpp"
+#include "testing/allocation_counter.hpp"
 
 #include <atomic>
 #include <cstddef>

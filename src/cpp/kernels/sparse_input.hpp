@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "sparse.hpp"
+#include "kernels/sparse.hpp"
 
 namespace fastmlp {
 

@@ -10,8 +10,8 @@
 #include <immintrin.h>
 #endif
 
-#include "gemm.hpp"
-#include "matrix.hpp"
+#include "kernels/gemm.hpp"
+#include "runtime/matrix.hpp"
 
 namespace fastmlp {
 

@@ -1,10 +1,10 @@
-#include "denormals.hpp"
+#include "runtime/denormals.hpp"
 
 #include <omp.h>
 
 #include <atomic>
 
-#include "parallel.hpp"
+#include "runtime/parallel.hpp"
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
