@@ -1,7 +1,10 @@
 #include "fast/single_row_step.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
+#include <exception>
 
 #include "kernels/dense.hpp"
 #include "runtime/parallel.hpp"
@@ -25,41 +28,138 @@ void SingleRowStep::attach(Network& network) {
     dz_at_.push_back(outs);
     ins += dense->inputs();
     outs += dense->outputs();
-    add_pieces(l, 0, dense->param_count());
+  }
+  for (const Dense* dense : layers_) {
+    values_ += dense->param_count();
+    network_pieces_ += dense->param_count() / kPiece + 1;
   }
   kept_in_.assign(ins, 0.0f);
   kept_dz_.assign(outs, 0.0f);
 }
 
-void SingleRowStep::add_pieces(Index layer, Index begin, Index end) {
-  for (Index b = begin; b < end; b += kPiece) {
-    const Index e = std::min(end, b + kPiece);
-    pieces_.push_back({layer, b, e, piece_values_});
-    piece_values_ += e - b;
+void SingleRowStep::add_pieces(std::vector<Piece>& to, Index layer, Index begin, Index end) {
+  for (Index b = begin; b < end; b += kPiece) to.push_back({layer, b, std::min(end, b + kPiece)});
+}
+
+void SingleRowStep::plan(const float* x, bool zero_rows, int threads) {
+  const Dense& first = *layers_[0];
+  const Index in = first.inputs(), out = first.outputs(), rows_per_piece = std::max<Index>(1, kPiece / out);
+  if (Index(early_.size()) != threads) {
+    early_.assign(std::size_t(threads), {});
+    late_.assign(std::size_t(threads), {});
+    for (int t = 0; t < threads; ++t) {  // a piece per kernel row at most, and the rest
+      early_[t].reserve(std::size_t(in));
+      late_[t].reserve(std::size_t(in + network_pieces_));
+    }
   }
+  for (int t = 0; t < threads; ++t) {
+    early_[t].clear();
+    late_[t].clear();
+  }
+  if (split_row_ < 0) split_row_ = threads > 1 ? in / 2 : 0;
+  const Index split = threads > 1 ? split_row_ : 0;
+  // Kernel rows [begin, end) as thread t's pieces: runs of whole rows, the
+  // zero inputs' early where `zero_rows`.
+  auto add_rows = [&](int t, Index begin, Index end) {
+    for (Index k = begin; k < end;) {
+      const bool zero = zero_rows && x[k] == 0.0f;
+      Index stop = k + 1;
+      while (stop < end && stop - k < rows_per_piece && (zero_rows && x[stop] == 0.0f) == zero) ++stop;
+      (zero ? early_[t] : late_[t]).push_back({0, k * out, stop * out});
+      k = stop;
+    }
+  };
+  for (int t = 1; t < threads; ++t) add_rows(t, split * (t - 1) / (threads - 1), split * t / (threads - 1));
+  add_rows(0, split, in);
+  for (Index l = 0; l < Index(layers_.size()); ++l)
+    add_pieces(late_[0], l, l == 0 ? in * out : 0, layers_[l]->param_count());
 }
 
 Metrics SingleRowStep::step(Network& network, const float* x, Targets y, Index) {
-  network.forward(x, 1, /*training=*/true);
-  const Metrics m = network.loss(y, 1, /*with_grad=*/true);  // no penalty: no regularizers here
   Optimizer& optimizer = network.optimizer();
   const auto [transform, lr] = optimizer.begin_direct_step(network.num_params());
-  const bool plain_sgd = optimizer.skips_zero_gradients();
-  backward(network, x, transform, lr, plain_sgd);
-  if (!plain_sgd) update_in_pieces(network, transform);
+  Metrics m;
+  if (optimizer.skips_zero_gradients()) {  // plain SGD: the update happens inside backward
+    network.forward(x, 1, /*training=*/true);
+    m = network.loss(y, 1, /*with_grad=*/true);  // no penalty: no regularizers here
+    backward(network, x, transform, lr, /*plain_sgd=*/true);
+  } else {
+    // The zero inputs' rows can be updated during the passes only where the
+    // forward product reads the rows of nonzero inputs alone.
+    const SparseInputProducts* sparse = layers_[0]->sparse_input();
+    const bool overlap = sparse && sparse->takes_sparse_product(x, 1, layers_[0]->inputs());
+    m = passes_and_update(network, x, y, transform, lr, overlap);
+  }
   optimizer.end_direct_step();
   gradients_pending_ = true;
   return m;
 }
 
+Metrics SingleRowStep::passes_and_update(Network& network, const float* x, Targets y,
+                                         const GradientTransform& transform, float lr, bool overlap) {
+  const int threads = network.num_params() >= kParallelMinElements ? num_threads() : 1;
+  plan(x, overlap, threads);
+  Metrics m;
+  std::exception_ptr error;
+  auto passes = [&] {
+    try {
+      network.forward(x, 1, /*training=*/true);
+      m = network.loss(y, 1, /*with_grad=*/true);
+      backward(network, x, transform, lr, /*plain_sgd=*/false);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  };
+  if (!overlap) passes();
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point started = Clock::now();
+  std::vector<double>& done = done_seconds_;
+  done.assign(std::size_t(threads), 0.0);  // sized on the first step: no allocation after
+  // OpenMP may give fewer threads than asked: each thread then takes the
+  // lists of the planned threads t, t + team, ... Which thread updates a
+  // value never changes its bits.
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const bool shared = team > 1;
+    if (overlap && t == 0) passes();
+    for (int u = t; u < threads; u += team)
+      for (const Piece& piece : early_[u]) update_piece(network, piece, transform, shared, /*zero=*/true);
+#pragma omp barrier
+    if (!error)
+      for (int u = t; u < threads; u += team)
+        for (const Piece& piece : late_[u]) update_piece(network, piece, transform, shared, /*zero=*/false);
+    done[t] = std::chrono::duration<double>(Clock::now() - started).count();
+  }
+  if (error) std::rethrow_exception(error);
+  if (threads > 1 && done[1] > 0) rebalance(done.data(), threads);
+  return m;
+}
+
+void SingleRowStep::rebalance(const double* done, int threads) {
+  const Index in = layers_[0]->inputs(), out = layers_[0]->outputs();
+  double others = 0, busy = done[0];
+  for (int t = 1; t < threads; ++t) {
+    others = std::max(others, done[t]);
+    busy = std::max(busy, done[t]);
+  }
+  // The team's time per kernel row; a quarter of the rows that would even
+  // out the lag move, at most 16, so that a row seldom changes threads.
+  const double row_seconds = busy * double(threads) * double(out) / double(values_);
+  const double rows = row_seconds > 0 ? (done[0] - others) / row_seconds / 4 : 0;
+  const Index shift = Index(std::max(-16.0, std::min(16.0, rows)));
+  split_row_ = std::max<Index>(1, std::min(in - 1, split_row_ + shift));
+}
+
 void SingleRowStep::backward(Network& network, const float* x, const GradientTransform& transform, float lr,
                              bool plain_sgd) {
+  StepProfile::Scope scope(network.profile(), Phase::Backward);
   const Index last = Index(layers_.size()) - 1;
   const Dense& top = *layers_[last];
   float* dz = kept_dz_.data() + dz_at_[last];
   std::copy(network.output_grad(), network.output_grad() + top.outputs(), dz);
   if (!top.emits_logits()) activation_backward(top.activation(), top.output(), dz, dz, 1, top.outputs());
-  SparseInputProducts* sparse = layers_[0]->sparse_input();
+  const SparseInputProducts* sparse = layers_[0]->sparse_input();
   first_rows_zero_known_ = sparse && sparse->last_sparse_rows() > 0;
   for (Index l = last; l >= 0; --l) {
     Dense& layer = *layers_[l];
@@ -81,37 +181,15 @@ void SingleRowStep::backward(Network& network, const float* x, const GradientTra
 }
 
 void SingleRowStep::update_piece(Network& network, const Piece& piece, const GradientTransform& transform,
-                                 bool shared) {
+                                 bool shared, bool zero) {
+  alignas(64) static const float zeros[kPiece] = {};
   alignas(64) thread_local float g[kPiece];
   const Dense& layer = *layers_[piece.layer];
   const Index offset = network.param_offset(piece.layer) + piece.begin, size = piece.end - piece.begin;
-  single_row_gradient(kept_in_.data() + in_at_[piece.layer], kept_dz_.data() + dz_at_[piece.layer], layer.inputs(),
-                      layer.outputs(), piece.begin, piece.end, piece.layer == 0 && first_rows_zero_known_, g);
-  network.optimizer().update_piece({network.params() + offset, g, size, shared}, offset, transform);
-}
-
-void SingleRowStep::update_in_pieces(Network& network, const GradientTransform& transform) {
-  const Index pieces = Index(pieces_.size());
-  const int threads = piece_values_ >= kParallelMinElements ? int(std::min<Index>(num_threads(), pieces)) : 1;
-  const bool shared = threads > 1;  // the forward pass ran on one thread, the update does not
-  // The thread that ran the forward pass holds the weights in its cache: it
-  // updates faster than the others, so the parts follow measured speeds.
-  auto start_of = [&](Index i) { return i < pieces ? pieces_[i].start : piece_values_; };
-  auto first_piece = [&](Index u) {
-    const Index value = shares_.boundary(u, piece_values_);
-    return Index(std::lower_bound(pieces_.begin(), pieces_.end(), value,
-                                  [](const Piece& p, Index v) { return p.start < v; }) -
-                 pieces_.begin());
-  };
-  auto share = [&](Index t, Index) {
-    const auto started = std::chrono::steady_clock::now();
-    const Index begin = first_piece(t), end = first_piece(t + 1);
-    for (Index i = begin; i < end; ++i) update_piece(network, pieces_[i], transform, shared);
-    shares_.record(t, start_of(end) - start_of(begin), BalancedShares::seconds_since(started));
-  };
-  shares_.begin(threads);
-  run_shares(threads, share);
-  shares_.end();
+  if (!zero)
+    single_row_gradient(kept_in_.data() + in_at_[piece.layer], kept_dz_.data() + dz_at_[piece.layer], layer.inputs(),
+                        layer.outputs(), piece.begin, piece.end, piece.layer == 0 && first_rows_zero_known_, g);
+  network.optimizer().update_piece({network.params() + offset, zero ? zeros : g, size, shared}, offset, transform);
 }
 
 // The gradients of the last step, by the products the layers' backward
