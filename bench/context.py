@@ -39,8 +39,9 @@ class Context:
         for framework, threads in lanes:
             self.worker(framework, threads, role)
 
-    def worker(self, framework: str, threads: int | None = None, role: str = "main",
-               wait: bool = True) -> Worker | None:
+    def worker(
+        self, framework: str, threads: int | None = None, role: str = "main", wait: bool = True
+    ) -> Worker | None:
         """The worker for (framework, threads, role), started on first use;
         None (and the reason in ``failure``) when it cannot start."""
         threads = threads or self.settings["threads"]
@@ -53,8 +54,14 @@ class Context:
 
                 extra_env["KERAS_BACKEND"] = default_backend() or ""
             try:
-                self._workers[key] = Worker(framework, threads, self.data_folder, pin=self.settings["pin"],
-                                            timeout=self.settings["task_timeout"], extra_env=extra_env)
+                self._workers[key] = Worker(
+                    framework,
+                    threads,
+                    self.data_folder,
+                    pin=self.settings["pin"],
+                    timeout=self.settings["task_timeout"],
+                    extra_env=extra_env,
+                )
             except OSError as exc:
                 self._fail(key, exc)
         worker = self._workers[key]
@@ -97,8 +104,9 @@ class Context:
         self._workers.clear()
 
     # ------------------------------------------------------------ measuring
-    def interleave(self, configs: list, lanes: list[tuple[str, int]], make_task, skip=None,
-                   label=str, shift: int = 0) -> list[dict]:
+    def interleave(
+        self, configs: list, lanes: list[tuple[str, int]], make_task, skip=None, label=str, shift: int = 0
+    ) -> list[dict]:
         """For each configuration, run its task on every lane (framework,
         threads) before the next configuration starts, rotating which lane
         goes first, so slow drifts of the machine's load hit all lanes alike.

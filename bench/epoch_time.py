@@ -19,18 +19,21 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-import machine  # noqa: E402
-
 import fastmlp  # noqa: E402
+import machine  # noqa: E402
 from fastmlp.datasets import mnist  # noqa: E402
 
 
 def reference_model(seed: int) -> fastmlp.Sequential:
-    model = fastmlp.Sequential([
-        fastmlp.layers.Dense(300, activation="relu"),
-        fastmlp.layers.Dense(100, activation="relu"),
-        fastmlp.layers.Dense(10, activation="softmax"),
-    ], input_dim=784, seed=seed)
+    model = fastmlp.Sequential(
+        [
+            fastmlp.layers.Dense(300, activation="relu"),
+            fastmlp.layers.Dense(100, activation="relu"),
+            fastmlp.layers.Dense(10, activation="softmax"),
+        ],
+        input_dim=784,
+        seed=seed,
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -64,17 +67,26 @@ def main() -> None:
         for batch_size in (int(b) for b in args.batch_sizes.split(",")):
             times = time_epochs(x, y, batch_size, args.epochs)
             median = statistics.median(times)
-            rows.append({"framework": "fastmlp", "optimizer": "sgd", "batch_size": batch_size,
-                         "threads": threads, "seconds_per_epoch": median, "epoch_times": times,
-                         "gflops": gflop_per_epoch / median})
+            rows.append(
+                {
+                    "framework": "fastmlp",
+                    "optimizer": "sgd",
+                    "batch_size": batch_size,
+                    "threads": threads,
+                    "seconds_per_epoch": median,
+                    "epoch_times": times,
+                    "gflops": gflop_per_epoch / median,
+                }
+            )
 
-    print(f"MLP 784-300-100-10, {x.shape[0]:,} images, SGD; {machine.cpu_model()}, "
-          f"{os.cpu_count()} cores\n")
+    print(f"MLP 784-300-100-10, {x.shape[0]:,} images, SGD; {machine.cpu_model()}, {os.cpu_count()} cores\n")
     print("| framework | batch | threads | s/epoch | dense-equivalent GFLOP/s |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['framework']} | {r['batch_size']} | {r['threads']} | "
-              f"{r['seconds_per_epoch']:.3f} | {r['gflops']:.0f} |")
+        print(
+            f"| {r['framework']} | {r['batch_size']} | {r['threads']} | "
+            f"{r['seconds_per_epoch']:.3f} | {r['gflops']:.0f} |"
+        )
     machine.write_results(args.out, {"gflop_per_epoch": gflop_per_epoch, "results": rows})
 
 

@@ -15,14 +15,17 @@ def setup(threads: int) -> dict:
 
     fastmlp.set_num_threads(threads)
     fastmlp.set_flush_denormals(os.environ.get("FASTMLP_BENCH_DENORMALS", "flush") == "flush")
-    return {"fastmlp": fastmlp.__version__, "fastmlp_build": fastmlp.build_info(),
-            "threads": fastmlp.get_num_threads(), "flush_denormals": fastmlp.get_flush_denormals()}
+    return {
+        "fastmlp": fastmlp.__version__,
+        "fastmlp_build": fastmlp.build_info(),
+        "threads": fastmlp.get_num_threads(),
+        "flush_denormals": fastmlp.get_flush_denormals(),
+    }
 
 
 def build(hidden, optimizer: str | None = None, seed: int = 0, dense_products: bool = False):
     import fastmlp
     from fastmlp.optim import keras as keras_optim
-
     from workload import CLASSES, INPUT, LEARNING_RATES
 
     layers = [fastmlp.layers.Dense(w, activation="relu") for w in hidden]
@@ -30,8 +33,7 @@ def build(hidden, optimizer: str | None = None, seed: int = 0, dense_products: b
     model = fastmlp.Sequential(layers, input_dim=INPUT, seed=seed)
     classes = {"sgd": keras_optim.SGD, "adam": keras_optim.Adam, "rmsprop": keras_optim.RMSprop}
     name = optimizer or "sgd"
-    model.compile(optimizer=classes[name](learning_rate=LEARNING_RATES[name]),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=classes[name](learning_rate=LEARNING_RATES[name]), loss="sparse_categorical_crossentropy")
     if dense_products:  # every product dense: what a GEMM-efficiency figure must time
         model.sparse_input_max_density = 0.0
     return model
@@ -43,8 +45,12 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int, den
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: caches, workspace
     warmup = time.perf_counter() - start
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
-    return {"epoch_times": [float(t) for t in history.history["epoch_time"]], "warmup_time": warmup,
-            "final_loss": float(history.history["loss"][-1]), "detail": str(model.optimizer)}
+    return {
+        "epoch_times": [float(t) for t in history.history["epoch_time"]],
+        "warmup_time": warmup,
+        "final_loss": float(history.history["loss"][-1]),
+        "detail": str(model.optimizer),
+    }
 
 
 def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:

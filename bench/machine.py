@@ -11,6 +11,7 @@ from fastmlp.machine import cpu_identity, cpu_model
 
 def describe() -> dict:
     import numpy
+
     import fastmlp
 
     return {

@@ -9,8 +9,7 @@ def table(header: list[str], rows: list[list], align: list[str] | None = None) -
     """A Markdown table; `align` holds "l" or "r" per column (default: first
     column left, the others right)."""
     align = align or ["l"] + ["r"] * (len(header) - 1)
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -42,7 +41,7 @@ def percent(value) -> str:
 
 
 def check(value, target, at_least: bool = True) -> str:
-    """"yes"/"no" against a target, "–" when the figure is missing."""
+    """ "yes"/"no" against a target, "–" when the figure is missing."""
     if not ok(value):
         return "–"
     return "yes" if (value >= target if at_least else value <= target) else "no"

@@ -22,9 +22,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-import machine  # noqa: E402
-
 import fastmlp  # noqa: E402
+import machine  # noqa: E402
 from fastmlp import optim  # noqa: E402
 
 SIZES = [1_000, 10_000, 100_000, 266_610, 1_000_000, 4_000_000, 16_000_000]
@@ -91,6 +90,7 @@ def main() -> None:
     threads = fastmlp.get_num_threads()
     try:
         import torch
+
         torch.set_num_threads(threads)
     except ImportError:
         torch = None
@@ -102,7 +102,7 @@ def main() -> None:
             p = rng.normal(size=size).astype(np.float32)
             g = (rng.normal(size=size) * 1e-3).astype(np.float32)
             opt = fastmlp_optimizer(name, [p])
-            candidates = {"fastmlp": lambda: opt.step([g])}
+            candidates = {"fastmlp": lambda opt=opt, g=g: opt.step([g])}
             if torch is not None:
                 for mode in ("fused", "foreach"):
                     tp = torch.nn.Parameter(torch.from_numpy(p.copy()))
@@ -113,17 +113,27 @@ def main() -> None:
                     except (RuntimeError, TypeError, ValueError):
                         pass
             for label, seconds in seconds_per_step_in_turn(candidates).items():
-                rows.append({"optimizer": name, "framework": label, "params": size, "threads": threads,
-                             "us_per_step": seconds * 1e6,
-                             "gb_per_s": BYTES_PER_PARAM[name] * size / seconds / 1e9})
+                rows.append(
+                    {
+                        "optimizer": name,
+                        "framework": label,
+                        "params": size,
+                        "threads": threads,
+                        "us_per_step": seconds * 1e6,
+                        "gb_per_s": BYTES_PER_PARAM[name] * size / seconds / 1e9,
+                    }
+                )
 
     print(f"Optimizer step, {machine.cpu_model()}, {threads} thread(s)\n")
     print("| optimizer | params | framework | µs/step | GB/s |")
     print("|---|---:|---|---:|---:|")
     for r in rows:
-        print(f"| {r['optimizer']} | {r['params']:,} | {r['framework']} | {r['us_per_step']:.1f} | {r['gb_per_s']:.1f} |")
-    machine.write_results(args.out, {"bytes_per_param": BYTES_PER_PARAM, "results": rows,
-                                     "torch": getattr(torch, "__version__", None)})
+        print(
+            f"| {r['optimizer']} | {r['params']:,} | {r['framework']} | {r['us_per_step']:.1f} | {r['gb_per_s']:.1f} |"
+        )
+    machine.write_results(
+        args.out, {"bytes_per_param": BYTES_PER_PARAM, "results": rows, "torch": getattr(torch, "__version__", None)}
+    )
 
 
 if __name__ == "__main__":

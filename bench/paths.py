@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def demote() -> None:
     """Move every sys.path entry naming bench/ (or "", the current folder, when
     that is bench/) to the end, once."""
+
     def is_bench(entry: str) -> bool:
         return os.path.abspath(entry or os.curdir) == HERE
 

@@ -35,12 +35,30 @@ import time  # noqa: E402
 HERE = paths.HERE
 
 FRAMEWORKS = ("fastmlp", "torch", "jax", "keras", "sklearn")
-QUICK = {"train_images": 2_048, "batch_sizes": [1, 32, 256], "epochs": 2, "epoch_rounds": 1, "batch1_steps": 200,
-         "inference_repeats": 3, "ceiling_repeats": 3, "optimizer_budget": 0.1, "scaling_gflop_cap": 2.0,
-         "task_timeout": 300.0}
-FULL = {"train_images": 55_000, "batch_sizes": [1, 32, 128, 256], "epochs": 3, "epoch_rounds": 1, "batch1_steps": 5_000,
-        "inference_repeats": 10, "ceiling_repeats": 10, "optimizer_budget": 0.3, "scaling_gflop_cap": 70.0,
-        "task_timeout": 3600.0}
+QUICK = {
+    "train_images": 2_048,
+    "batch_sizes": [1, 32, 256],
+    "epochs": 2,
+    "epoch_rounds": 1,
+    "batch1_steps": 200,
+    "inference_repeats": 3,
+    "ceiling_repeats": 3,
+    "optimizer_budget": 0.1,
+    "scaling_gflop_cap": 2.0,
+    "task_timeout": 300.0,
+}
+FULL = {
+    "train_images": 55_000,
+    "batch_sizes": [1, 32, 128, 256],
+    "epochs": 3,
+    "epoch_rounds": 1,
+    "batch1_steps": 5_000,
+    "inference_repeats": 10,
+    "ceiling_repeats": 10,
+    "optimizer_budget": 0.3,
+    "scaling_gflop_cap": 70.0,
+    "task_timeout": 3600.0,
+}
 
 
 def _list(text: str) -> list[str]:
@@ -51,7 +69,7 @@ def _ints(text: str) -> list[int]:
     try:
         values = [int(v) for v in _list(text)]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
@@ -60,42 +78,71 @@ def _ints(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     from sections import ORDER
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--data", metavar="DIR", default=None,
-                   help="MNIST folder (default: $FASTMLP_DATA, else fastmlp's download cache)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="MNIST folder (default: $FASTMLP_DATA, else fastmlp's download cache)",
+    )
     p.add_argument("--sections", type=_list, default=list(ORDER), help=f"comma-separated, from {','.join(ORDER)}")
-    p.add_argument("--frameworks", type=_list, default=list(FRAMEWORKS),
-                   help=f"comma-separated, from {','.join(FRAMEWORKS)},jax-scan (uninstalled ones are skipped "
-                        "with a note)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: 2,048 images, batch sizes 1,32,256, 2 timed epochs, 200 batch-1 steps, "
-                        "fewer repeats")
+    p.add_argument(
+        "--frameworks",
+        type=_list,
+        default=list(FRAMEWORKS),
+        help=f"comma-separated, from {','.join(FRAMEWORKS)},jax-scan (uninstalled ones are skipped with a note)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 2,048 images, batch sizes 1,32,256, 2 timed epochs, 200 batch-1 steps, fewer repeats",
+    )
     p.add_argument("--threads", type=int, default=None, help="threads for every framework (default: all cores)")
     p.add_argument("--optimizers", type=_list, default=["sgd", "adam", "rmsprop"])
-    p.add_argument("--batch-sizes", type=_ints, default=None,
-                   help="epoch section (default 1,32,128,256; quick 1,32,256)")
+    p.add_argument(
+        "--batch-sizes", type=_ints, default=None, help="epoch section (default 1,32,128,256; quick 1,32,256)"
+    )
     p.add_argument("--epochs", type=int, default=None, help="timed epochs after the warm-up (default 3; quick 2)")
-    p.add_argument("--epoch-rounds", type=int, default=None,
-                   help="epoch section: run every configuration this many times over, each framework back to back "
-                        "within a round, and take the median of all the rounds' timed epochs (default 1); on a "
-                        "machine whose speed drifts, each framework then samples several moments")
-    p.add_argument("--train-images", type=int, default=None,
-                   help="images per epoch, the first of x_train[5000:] (default 55,000; quick 2,048)")
-    p.add_argument("--batch1-steps", type=int, default=None,
-                   help="steps timed per batch-1 epoch, scaled to 55,000 (default 5,000; quick 200)")
+    p.add_argument(
+        "--epoch-rounds",
+        type=int,
+        default=None,
+        help="epoch section: run every configuration this many times over, each framework back to back "
+        "within a round, and take the median of all the rounds' timed epochs (default 1); on a "
+        "machine whose speed drifts, each framework then samples several moments",
+    )
+    p.add_argument(
+        "--train-images",
+        type=int,
+        default=None,
+        help="images per epoch, the first of x_train[5000:] (default 55,000; quick 2,048)",
+    )
+    p.add_argument(
+        "--batch1-steps",
+        type=int,
+        default=None,
+        help="steps timed per batch-1 epoch, scaled to 55,000 (default 5,000; quick 200)",
+    )
     p.add_argument("--inference-repeats", type=int, default=None)
     p.add_argument("--gemm-n", type=int, default=2048)
     p.add_argument("--scaling-threads", type=_ints, default=None, help="default: 1 and --threads")
     p.add_argument("--scaling-peers", action="store_true", help="run the scaling sweeps for the peers too")
-    p.add_argument("--denormals", choices=["flush", "ieee"], default="flush",
-                   help="flush: fastmlp and PyTorch flush subnormal floats to zero, as JAX and TensorFlow always "
-                        "do on the CPU, so all run the same arithmetic (default); ieee: leave both at their "
-                        "IEEE default")
-    p.add_argument("--no-pin", action="store_true",
-                   help="with fewer threads than cores, do not pin the workers to the first cores")
-    p.add_argument("--out", default=os.path.join(HERE, "results", "run.json"),
-                   help="JSON output (the scaling plot goes beside it)")
+    p.add_argument(
+        "--denormals",
+        choices=["flush", "ieee"],
+        default="flush",
+        help="flush: fastmlp and PyTorch flush subnormal floats to zero, as JAX and TensorFlow always "
+        "do on the CPU, so all run the same arithmetic (default); ieee: leave both at their "
+        "IEEE default",
+    )
+    p.add_argument(
+        "--no-pin", action="store_true", help="with fewer threads than cores, do not pin the workers to the first cores"
+    )
+    p.add_argument(
+        "--out", default=os.path.join(HERE, "results", "run.json"), help="JSON output (the scaling plot goes beside it)"
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-data", default="", help=argparse.SUPPRESS)
     return p
@@ -122,13 +169,24 @@ def settings_from(args) -> dict:
     threads = args.threads or len(usable_cores())
     if threads < 1 or (args.scaling_threads and min(args.scaling_threads) < 1):
         raise SystemExit("run.py: thread counts must be >= 1")
-    return {**mode, "quick": args.quick, "data": args.data, "sections": [s for s in ORDER if s in args.sections],
-            "requested_frameworks": args.frameworks, "frameworks": list(args.frameworks),
-            "threads": threads, "optimizers": args.optimizers,
-            "gemm_n": args.gemm_n, "scaling_threads": args.scaling_threads or sorted({1, threads}),
-            "scaling_peers": args.scaling_peers, "pin": not args.no_pin, "start_timeout": 180.0,
-            "denormals": args.denormals,
-            "out": os.path.abspath(args.out), "out_dir": os.path.dirname(os.path.abspath(args.out))}
+    return {
+        **mode,
+        "quick": args.quick,
+        "data": args.data,
+        "sections": [s for s in ORDER if s in args.sections],
+        "requested_frameworks": args.frameworks,
+        "frameworks": list(args.frameworks),
+        "threads": threads,
+        "optimizers": args.optimizers,
+        "gemm_n": args.gemm_n,
+        "scaling_threads": args.scaling_threads or sorted({1, threads}),
+        "scaling_peers": args.scaling_peers,
+        "pin": not args.no_pin,
+        "start_timeout": 180.0,
+        "denormals": args.denormals,
+        "out": os.path.abspath(args.out),
+        "out_dir": os.path.dirname(os.path.abspath(args.out)),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,10 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         ctx.note(note)
     if settings["denormals"] == "flush":
-        ctx.note("Subnormal floats are flushed to zero in every framework but scikit-learn: JAX and TensorFlow "
-                 "always do so on the CPU; fastmlp and PyTorch are set to (fastmlp.set_flush_denormals, "
-                 "torch.set_flush_denormal). Adam's and RMSprop's moments pass through the subnormal range "
-                 "where MNIST's pixels stay zero. --denormals ieee leaves fastmlp and PyTorch at their default.")
+        ctx.note(
+            "Subnormal floats are flushed to zero in every framework but scikit-learn: JAX and TensorFlow "
+            "always do so on the CPU; fastmlp and PyTorch are set to (fastmlp.set_flush_denormals, "
+            "torch.set_flush_denormal). Adam's and RMSprop's moments pass through the subnormal range "
+            "where MNIST's pixels stay zero. --denormals ieee leaves fastmlp and PyTorch at their default."
+        )
     else:
         ctx.note("fastmlp and PyTorch keep subnormal floats (their default); JAX and TensorFlow flush them.")
     try:
@@ -180,10 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         description = machine.describe()
         print(f"# fastmlp benchmark{' (quick)' if settings['quick'] else ''}\n")
         identity = f" ({description['cpu_identity']})" if description["cpu_identity"] else ""
-        print(f"{description['cpu']}{identity}, {description['cores']} cores; {settings['threads']} thread(s) per framework; "
-              f"Python {description['python']}, NumPy {description['numpy']}, fastmlp {description['fastmlp']} "
-              f"({description['fastmlp_build'].get('simd', '')}); frameworks: "
-              f"{', '.join(peers.LABELS.get(f, f) for f in available) or 'none'}\n", flush=True)
+        print(
+            f"{description['cpu']}{identity}, {description['cores']} cores; "
+            f"{settings['threads']} thread(s) per framework; "
+            f"Python {description['python']}, NumPy {description['numpy']}, fastmlp {description['fastmlp']} "
+            f"({description['fastmlp_build'].get('simd', '')}); frameworks: "
+            f"{', '.join(peers.LABELS.get(f, f) for f in available) or 'none'}\n",
+            flush=True,
+        )
         for i, name in enumerate(settings["sections"]):
             module = importlib.import_module(f"sections.{name}")
             ctx.log(f"section {name}")
@@ -220,8 +284,11 @@ def main(argv: list[str] | None = None) -> int:
         "machine": description,
         "versions": versions,
         "framework_versions": ctx.versions,
-        "thread_control": {"threads": settings["threads"], "pinned_workers": ctx.pinned,
-                           **{k: v for k, v in thread_control.CONTROL.items()}},
+        "thread_control": {
+            "threads": settings["threads"],
+            "pinned_workers": ctx.pinned,
+            **{k: v for k, v in thread_control.CONTROL.items()},
+        },
         "settings": settings,
         "notes": ctx.notes,
         "sections": ctx.results,

@@ -20,15 +20,20 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-import machine  # noqa: E402
-
 import fastmlp  # noqa: E402
+import machine  # noqa: E402
 
 
 def model(max_density: float) -> fastmlp.Sequential:
-    m = fastmlp.Sequential([fastmlp.layers.Dense(300, activation="relu"),
-                            fastmlp.layers.Dense(100, activation="relu"),
-                            fastmlp.layers.Dense(10, activation="softmax")], input_dim=784, seed=0)
+    m = fastmlp.Sequential(
+        [
+            fastmlp.layers.Dense(300, activation="relu"),
+            fastmlp.layers.Dense(100, activation="relu"),
+            fastmlp.layers.Dense(10, activation="softmax"),
+        ],
+        input_dim=784,
+        seed=0,
+    )
     m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     m.sparse_input_max_density = max_density
     return m
@@ -60,15 +65,23 @@ def main() -> None:
                     for _ in range(args.steps):
                         m.train_on_batch(x, y)
                     best[name] = min(best[name], (time.perf_counter() - start) / args.steps)
-            rows.append({"batch_size": batch, "density": density, "sparse_us": best["sparse"] * 1e6,
-                         "dense_us": best["dense"] * 1e6, "speedup": best["dense"] / best["sparse"]})
-    print(f"One SGD step, MLP 784-300-100-10, {fastmlp.get_num_threads()} thread(s); "
-          f"{machine.cpu_model()}\n")
+            rows.append(
+                {
+                    "batch_size": batch,
+                    "density": density,
+                    "sparse_us": best["sparse"] * 1e6,
+                    "dense_us": best["dense"] * 1e6,
+                    "speedup": best["dense"] / best["sparse"],
+                }
+            )
+    print(f"One SGD step, MLP 784-300-100-10, {fastmlp.get_num_threads()} thread(s); {machine.cpu_model()}\n")
     print("| batch | nonzero inputs | sparse µs/step | dense µs/step | sparse speedup |")
     print("|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['batch_size']} | {r['density']:.0%} | {r['sparse_us']:.0f} | {r['dense_us']:.0f} | "
-              f"{r['speedup']:.2f}× |")
+        print(
+            f"| {r['batch_size']} | {r['density']:.0%} | {r['sparse_us']:.0f} | {r['dense_us']:.0f} | "
+            f"{r['speedup']:.2f}× |"
+        )
     machine.write_results(args.out, {"threads": fastmlp.get_num_threads(), "results": rows})
 
 

@@ -35,9 +35,9 @@ CONTROL = {
     "fastmlp": "fastmlp.set_num_threads(n)",
     "torch": "torch.set_num_threads(n), torch.set_num_interop_threads(1), OMP_NUM_THREADS=n",
     "jax": "n = all cores: XLA's default; n = 1: XLA_FLAGS --xla_cpu_multi_thread_eigen=false "
-           "intra_op_parallelism_threads=1; otherwise only CPU affinity",
+    "intra_op_parallelism_threads=1; otherwise only CPU affinity",
     "keras": "backend's control (tensorflow: tf.config.threading intra-op n, inter-op 1; tf.data's pool "
-             "not controlled)",
+    "not controlled)",
     "sklearn": "OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=n (+ threadpoolctl)",
     "numpy": "OPENBLAS_NUM_THREADS=n",
 }
@@ -54,12 +54,17 @@ def child_environment(threads: int, base: dict | None = None) -> dict:
     """The environment of a worker process running `threads` threads."""
     env = dict(os.environ if base is None else base)
     n = str(threads)
-    env.update({
-        "OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n,
-        "TF_NUM_INTRAOP_THREADS": n, "TF_NUM_INTEROP_THREADS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's start-up chatter
-        "JAX_PLATFORMS": env.get("JAX_PLATFORMS", "cpu"),
-    })
+    env.update(
+        {
+            "OMP_NUM_THREADS": n,
+            "OPENBLAS_NUM_THREADS": n,
+            "MKL_NUM_THREADS": n,
+            "TF_NUM_INTRAOP_THREADS": n,
+            "TF_NUM_INTEROP_THREADS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's start-up chatter
+            "JAX_PLATFORMS": env.get("JAX_PLATFORMS", "cpu"),
+        }
+    )
     if threads == 1:
         flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {flags}".strip()

@@ -37,8 +37,16 @@ class WorkerError(RuntimeError):
 
 # ----------------------------------------------------------------- parent
 class Worker:
-    def __init__(self, framework: str, threads: int, data_folder: str | None, *, pin: bool = True,
-                 timeout: float = 3600.0, extra_env: dict | None = None):
+    def __init__(
+        self,
+        framework: str,
+        threads: int,
+        data_folder: str | None,
+        *,
+        pin: bool = True,
+        timeout: float = 3600.0,
+        extra_env: dict | None = None,
+    ):
         from threads import child_environment
 
         self.framework = framework
@@ -46,11 +54,20 @@ class Worker:
         self.timeout = timeout
         env = child_environment(threads)
         env.update(extra_env or {})
-        command = [sys.executable, RUN_PY, "--worker", framework, "--threads", str(threads),
-                   "--worker-data", data_folder or ""] + ([] if pin else ["--no-pin"])
+        command = [
+            sys.executable,
+            RUN_PY,
+            "--worker",
+            framework,
+            "--threads",
+            str(threads),
+            "--worker-data",
+            data_folder or "",
+        ] + ([] if pin else ["--no-pin"])
         self._stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self._stderr, env=env, text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env, text=True, bufsize=1
+        )
         self.versions: dict = {}
         self.pinned = None
         self.ready = False
@@ -89,14 +106,14 @@ class Worker:
             ready, _, _ = select.select([self.process.stdout], [], [], min(left, 1.0))
             if not ready:
                 if self.process.poll() is not None:
-                    raise WorkerError(f"{self.framework} worker exited ({self.process.returncode})"
-                                      f"{self._stderr_tail()}")
+                    raise WorkerError(
+                        f"{self.framework} worker exited ({self.process.returncode}){self._stderr_tail()}"
+                    )
                 continue
             line = self.process.stdout.readline()
             if not line:
                 self.process.wait(timeout=10)
-                raise WorkerError(f"{self.framework} worker exited ({self.process.returncode})"
-                                  f"{self._stderr_tail()}")
+                raise WorkerError(f"{self.framework} worker exited ({self.process.returncode}){self._stderr_tail()}")
             if line.startswith("{"):
                 return json.loads(line)
 
@@ -157,8 +174,12 @@ def serve(framework: str, threads: int, data_folder: str | None, pin: bool) -> i
             send({"ok": True, "result": _execute(runner, options, ctx, task)})
         except Exception as exc:  # noqa: BLE001 - one failed task must not end the others
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            send({"ok": False, "error": f"{type(exc).__name__}: {exc} "
-                                        f"({os.path.basename(where.filename)}:{where.lineno})"})
+            send(
+                {
+                    "ok": False,
+                    "error": f"{type(exc).__name__}: {exc} ({os.path.basename(where.filename)}:{where.lineno})",
+                }
+            )
     return 0
 
 
@@ -167,12 +188,24 @@ def _execute(runner, options: dict, ctx: dict, task: dict):
     kind = task["kind"]
     if kind == "epoch":
         n = task["images"]
-        return runner.train_epochs(data["x_train"][:n], data["y_train"][:n], hidden=tuple(task["hidden"]),
-                                   optimizer=task["optimizer"], batch_size=task["batch_size"],
-                                   epochs=task["epochs"], **options, **task.get("runner_options", {}))
+        return runner.train_epochs(
+            data["x_train"][:n],
+            data["y_train"][:n],
+            hidden=tuple(task["hidden"]),
+            optimizer=task["optimizer"],
+            batch_size=task["batch_size"],
+            epochs=task["epochs"],
+            **options,
+            **task.get("runner_options", {}),
+        )
     if kind == "predict":
-        return runner.predict_times(data["x_test"], hidden=tuple(task["hidden"]),
-                                    batch_size=task["batch_size"], repeats=task["repeats"], **options)
+        return runner.predict_times(
+            data["x_test"],
+            hidden=tuple(task["hidden"]),
+            batch_size=task["batch_size"],
+            repeats=task["repeats"],
+            **options,
+        )
     if kind == "call":
         module = importlib.import_module(task["module"])
         return getattr(module, task["function"])(ctx, **task.get("kwargs", {}))

@@ -30,7 +30,7 @@ choosing test tolerances.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -54,8 +54,15 @@ def clip_by_global_norm(grads: Sequence[np.ndarray], clipnorm: float) -> list[np
 class KerasOptimizerReference:
     """Base of the references: schedule, clipping, weight decay, step count."""
 
-    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, dtype=np.float64):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        dtype=np.float64,
+    ):
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("only one of clipnorm, clipvalue and global_clipnorm can be set")
         self.learning_rate = learning_rate
@@ -206,7 +213,7 @@ class Adam(KerasOptimizerReference):
     def update(self, i, p, g, lr):
         b1, b2, eps, one = self._c(self.beta_1), self._c(self.beta_2), self._c(self.epsilon), self._c(1.0)
         t = self.t
-        alpha = lr * np.sqrt(one - b2 ** t) / (one - b1 ** t)
+        alpha = lr * np.sqrt(one - b2**t) / (one - b1**t)
         self.m[i] = self.m[i] + (g - self.m[i]) * (one - b1)
         self.v[i] = self.v[i] + (np.square(g) - self.v[i]) * (one - b2)
         v = self.v[i]
@@ -225,8 +232,9 @@ class AdamW(Adam):
     then the Adam rule above.
     """
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, **base):
+    def __init__(
+        self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **base
+    ):
         if weight_decay is None:
             raise ValueError("weight_decay must be a float")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **base)
@@ -274,7 +282,7 @@ class Adamax(KerasOptimizerReference):
         b1, b2, eps, one = self._c(self.beta_1), self._c(self.beta_2), self._c(self.epsilon), self._c(1.0)
         self.m[i] = self.m[i] + (g - self.m[i]) * (one - b1)
         self.u[i] = np.maximum(b2 * self.u[i], np.abs(g))
-        return p - lr * self.m[i] / ((one - b1 ** self.t) * (self.u[i] + eps))
+        return p - lr * self.m[i] / ((one - b1**self.t) * (self.u[i] + eps))
 
 
 class Nadam(KerasOptimizerReference):
@@ -313,7 +321,7 @@ class Nadam(KerasOptimizerReference):
         self.m[i] = self.m[i] + (g - self.m[i]) * (one - b1)
         self.v[i] = self.v[i] + (np.square(g) - self.v[i]) * (one - b2)
         m_hat = u_next * self.m[i] / (one - u_product_next) + (one - u_t) * g / (one - self.u_product)
-        v_hat = self.v[i] / (one - b2 ** self.t)
+        v_hat = self.v[i] / (one - b2**self.t)
         return p - m_hat * lr / (np.sqrt(v_hat) + eps)
 
 
@@ -385,8 +393,15 @@ class Lion(KerasOptimizerReference):
 
 
 KERAS_REFERENCES = {
-    "SGD": SGD, "RMSprop": RMSprop, "Adam": Adam, "AdamW": AdamW, "Adagrad": Adagrad,
-    "Adamax": Adamax, "Nadam": Nadam, "Adadelta": Adadelta, "Lion": Lion,
+    "SGD": SGD,
+    "RMSprop": RMSprop,
+    "Adam": Adam,
+    "AdamW": AdamW,
+    "Adagrad": Adagrad,
+    "Adamax": Adamax,
+    "Nadam": Nadam,
+    "Adadelta": Adadelta,
+    "Lion": Lion,
 }
 
 # Keras 3's defaults, argument by argument (from each class's __init__).
@@ -394,8 +409,7 @@ KERAS_DEFAULTS = {
     "SGD": dict(learning_rate=0.01, momentum=0.0, nesterov=False),
     "RMSprop": dict(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False),
     "Adam": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
-    "AdamW": dict(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                  amsgrad=False),
+    "AdamW": dict(learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
     "Adagrad": dict(learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7),
     "Adamax": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
     "Nadam": dict(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),

@@ -25,10 +25,19 @@ import math
 import numpy as np
 
 __all__ = [
-    "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
-    "Adadelta", "Lion", "REFERENCES", "float32_twin",
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+    "Adadelta",
+    "Lion",
+    "REFERENCES",
+    "float32_twin",
 ]
-
 
 
 def torch_lerp(start, end, weight):
@@ -38,6 +47,7 @@ def torch_lerp(start, end, weight):
     if weight < 0.5:
         return start + weight * (end - start)
     return end - (end - start) * (1 - weight)
+
 
 class _Reference:
     """Shared bookkeeping: step count, schedule, lazily sized float64 state.
@@ -51,7 +61,7 @@ class _Reference:
 
     def __init__(self, lr):
         self.lr = lr
-        self.t = 0          # updates applied so far
+        self.t = 0  # updates applied so far
         self.state: dict[str, np.ndarray] = {}
 
     def _current_lr(self) -> float:
@@ -70,18 +80,17 @@ class _Reference:
 class SGD(_Reference):
     r"""torch.optim.SGD (``_single_tensor_sgd``).
 
-        g <- -g if maximize
-        g <- g + weight_decay * p                        (if weight_decay != 0)
-        if momentum != 0:
-            b <- g                                       (first step: a clone of g,
-                                                          NOT (1 - dampening) * g)
-            b <- momentum * b + (1 - dampening) * g      (later steps)
-            g <- g + momentum * b   if nesterov else   b
-        p <- p - lr * g
+    g <- -g if maximize
+    g <- g + weight_decay * p                        (if weight_decay != 0)
+    if momentum != 0:
+        b <- g                                       (first step: a clone of g,
+                                                      NOT (1 - dampening) * g)
+        b <- momentum * b + (1 - dampening) * g      (later steps)
+        g <- g + momentum * b   if nesterov else   b
+    p <- p - lr * g
     """
 
-    def __init__(self, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, maximize=False):
+    def __init__(self, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):
         super().__init__(lr)
         self.momentum, self.dampening = momentum, dampening
         self.weight_decay, self.nesterov, self.maximize = weight_decay, nesterov, maximize
@@ -107,16 +116,17 @@ class SGD(_Reference):
 class Adagrad(_Reference):
     r"""torch.optim.Adagrad (``_single_tensor_adagrad``, dense gradients).
 
-        state_sum starts at initial_accumulator_value
-        g <- -g if maximize
-        g <- g + weight_decay * p
-        clr <- lr / (1 + (t - 1) * lr_decay)
-        state_sum <- state_sum + g^2
-        p <- p - clr * g / (sqrt(state_sum) + eps)
+    state_sum starts at initial_accumulator_value
+    g <- -g if maximize
+    g <- g + weight_decay * p
+    clr <- lr / (1 + (t - 1) * lr_decay)
+    state_sum <- state_sum + g^2
+    p <- p - clr * g / (sqrt(state_sum) + eps)
     """
 
-    def __init__(self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10, maximize=False):
+    def __init__(
+        self, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False
+    ):
         super().__init__(lr)
         self.lr_decay, self.weight_decay = lr_decay, weight_decay
         self.initial_accumulator_value, self.eps, self.maximize = initial_accumulator_value, eps, maximize
@@ -138,23 +148,22 @@ class Adagrad(_Reference):
 class RMSprop(_Reference):
     r"""torch.optim.RMSprop (``_single_tensor_rmsprop``).
 
-        g <- -g if maximize
-        g <- g + weight_decay * p
-        v <- alpha * v + (1 - alpha) * g^2
-        if centered:
-            ga <- alpha * ga + (1 - alpha) * g          (torch: lerp(ga, g, 1 - alpha))
-            avg <- sqrt(v - ga^2) + eps                 (eps OUTSIDE the sqrt)
-        else:
-            avg <- sqrt(v) + eps
-        if momentum > 0:
-            b <- momentum * b + g / avg                 (b starts at 0)
-            p <- p - lr * b
-        else:
-            p <- p - lr * g / avg
+    g <- -g if maximize
+    g <- g + weight_decay * p
+    v <- alpha * v + (1 - alpha) * g^2
+    if centered:
+        ga <- alpha * ga + (1 - alpha) * g          (torch: lerp(ga, g, 1 - alpha))
+        avg <- sqrt(v - ga^2) + eps                 (eps OUTSIDE the sqrt)
+    else:
+        avg <- sqrt(v) + eps
+    if momentum > 0:
+        b <- momentum * b + g / avg                 (b starts at 0)
+        p <- p - lr * b
+    else:
+        p <- p - lr * g / avg
     """
 
-    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, maximize=False):
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False):
         super().__init__(lr)
         self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
         self.momentum, self.centered, self.maximize = momentum, centered, maximize
@@ -186,24 +195,23 @@ class RMSprop(_Reference):
 class Adam(_Reference):
     r"""torch.optim.Adam (``_single_tensor_adam``).
 
-        g <- -g if maximize
-        if weight_decay != 0:
-            p <- p * (1 - lr * weight_decay)   if decoupled (AdamW)
-            g <- g + weight_decay * p          otherwise (L2, coupled)
-        m <- beta1 * m + (1 - beta1) * g       (torch: lerp(m, g, 1 - beta1))
-        v <- beta2 * v + (1 - beta2) * g^2
-        bc1 <- 1 - beta1^t ;  bc2 <- 1 - beta2^t
-        vmax <- max(vmax, v)                   (amsgrad; vmax starts at 0; the max is
-                                                taken on the RAW v, before bias correction)
-        denom <- sqrt(v or vmax) / sqrt(bc2) + eps     (eps OUTSIDE the sqrt, added
-                                                        AFTER dividing by sqrt(bc2))
-        p <- p - (lr / bc1) * m / denom
+    g <- -g if maximize
+    if weight_decay != 0:
+        p <- p * (1 - lr * weight_decay)   if decoupled (AdamW)
+        g <- g + weight_decay * p          otherwise (L2, coupled)
+    m <- beta1 * m + (1 - beta1) * g       (torch: lerp(m, g, 1 - beta1))
+    v <- beta2 * v + (1 - beta2) * g^2
+    bc1 <- 1 - beta1^t ;  bc2 <- 1 - beta2^t
+    vmax <- max(vmax, v)                   (amsgrad; vmax starts at 0; the max is
+                                            taken on the RAW v, before bias correction)
+    denom <- sqrt(v or vmax) / sqrt(bc2) + eps     (eps OUTSIDE the sqrt, added
+                                                    AFTER dividing by sqrt(bc2))
+    p <- p - (lr / bc1) * m / denom
     """
 
     _decoupled = False
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
-                 maximize=False):
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False):
         super().__init__(lr)
         self.beta1, self.beta2 = betas
         self.eps, self.weight_decay, self.amsgrad, self.maximize = eps, weight_decay, amsgrad, maximize
@@ -222,7 +230,7 @@ class Adam(_Reference):
         m = torch_lerp(self._buffer("exp_avg", p), g, 1 - b1)
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
-        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
         if self.amsgrad:
             v = np.maximum(self._buffer("max_exp_avg_sq", p), v)
             self.state["max_exp_avg_sq"] = v
@@ -240,19 +248,18 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-                 maximize=False):
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
         super().__init__(lr, betas, eps, weight_decay, amsgrad, maximize)
 
 
 class Adamax(_Reference):
     r"""torch.optim.Adamax (``_single_tensor_adamax``).
 
-        g <- -g if maximize
-        g <- g + weight_decay * p
-        m <- beta1 * m + (1 - beta1) * g
-        u <- max(beta2 * u, |g| + eps)           (eps added to |g| INSIDE the max)
-        p <- p - (lr / (1 - beta1^t)) * m / u
+    g <- -g if maximize
+    g <- g + weight_decay * p
+    m <- beta1 * m + (1 - beta1) * g
+    u <- max(beta2 * u, |g| + eps)           (eps added to |g| INSIDE the max)
+    p <- p - (lr / (1 - beta1^t)) * m / u
     """
 
     def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, maximize=False):
@@ -271,7 +278,7 @@ class Adamax(_Reference):
         m = torch_lerp(self._buffer("exp_avg", p), g, 1 - b1)
         u = np.maximum(b2 * self._buffer("exp_inf", p), np.abs(g) + self.eps)
         self.state["exp_avg"], self.state["exp_inf"] = m, u
-        clr = lr / (1 - b1 ** self.t)
+        clr = lr / (1 - b1**self.t)
         return p - clr * m / u
 
 
@@ -294,8 +301,16 @@ class NAdam(_Reference):
         p <- p - lr * mu_next / (1 - mu_product * mu_next) * m / denom
     """
 
-    def __init__(self, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 momentum_decay=4e-3, decoupled_weight_decay=False, maximize=False):
+    def __init__(
+        self,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        maximize=False,
+    ):
         super().__init__(lr)
         self.beta1, self.beta2 = betas
         self.eps, self.weight_decay, self.momentum_decay = eps, weight_decay, momentum_decay
@@ -320,7 +335,7 @@ class NAdam(_Reference):
         m = torch_lerp(self._buffer("exp_avg", p), g, 1 - b1)
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
-        denom = np.sqrt(v / (1 - b2 ** t)) + self.eps
+        denom = np.sqrt(v / (1 - b2**t)) + self.eps
         p = p - (lr * (1 - mu) / (1 - self.mu_product)) * g / denom
         return p - (lr * mu_next / (1 - mu_product_next)) * m / denom
 
@@ -328,27 +343,28 @@ class NAdam(_Reference):
 class RAdam(_Reference):
     r"""torch.optim.RAdam (``_single_tensor_radam``).
 
-        g <- -g if maximize
-        if weight_decay != 0:
-            p <- p * (1 - lr * weight_decay)   if decoupled_weight_decay
-            g <- g + weight_decay * p          otherwise
-        m <- beta1 * m + (1 - beta1) * g ;  v <- beta2 * v + (1 - beta2) * g^2
-        m_hat <- m / (1 - beta1^t)
-        rho_inf <- 2 / (1 - beta2) - 1
-        rho_t   <- rho_inf - 2 t beta2^t / (1 - beta2^t)
-        if rho_t > 5:                                   (strictly greater than 5)
-            l <- sqrt(1 - beta2^t) / (sqrt(v) + eps)    (eps added to sqrt(v) BEFORE the
-                                                         bias correction, unlike Adam)
-            r <- sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
-            p <- p - lr * m_hat * l * r
-        else:
-            p <- p - lr * m_hat
+    g <- -g if maximize
+    if weight_decay != 0:
+        p <- p * (1 - lr * weight_decay)   if decoupled_weight_decay
+        g <- g + weight_decay * p          otherwise
+    m <- beta1 * m + (1 - beta1) * g ;  v <- beta2 * v + (1 - beta2) * g^2
+    m_hat <- m / (1 - beta1^t)
+    rho_inf <- 2 / (1 - beta2) - 1
+    rho_t   <- rho_inf - 2 t beta2^t / (1 - beta2^t)
+    if rho_t > 5:                                   (strictly greater than 5)
+        l <- sqrt(1 - beta2^t) / (sqrt(v) + eps)    (eps added to sqrt(v) BEFORE the
+                                                     bias correction, unlike Adam)
+        r <- sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))
+        p <- p - lr * m_hat * l * r
+    else:
+        p <- p - lr * m_hat
     """
 
     rho_threshold = 5.0  # torch's; the RAdam paper's text uses 4
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False, maximize=False):
+    def __init__(
+        self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled_weight_decay=False, maximize=False
+    ):
         super().__init__(lr)
         self.beta1, self.beta2 = betas
         self.eps, self.weight_decay = eps, weight_decay
@@ -357,7 +373,7 @@ class RAdam(_Reference):
     def rho(self, t: int) -> float:
         b2 = self.beta2
         rho_inf = 2 / (1 - b2) - 1
-        return rho_inf - 2 * t * (b2 ** t) / (1 - b2 ** t)
+        return rho_inf - 2 * t * (b2**t) / (1 - b2**t)
 
     def step(self, param, grad):
         p, g = self._inputs(param, grad)
@@ -373,7 +389,7 @@ class RAdam(_Reference):
         m = torch_lerp(self._buffer("exp_avg", p), g, 1 - b1)
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
-        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        bc1, bc2 = 1 - b1**t, 1 - b2**t
         m_hat = m / bc1
         rho_inf = 2 / (1 - b2) - 1
         rho_t = self.rho(t)
@@ -387,13 +403,13 @@ class RAdam(_Reference):
 class Adadelta(_Reference):
     r"""torch.optim.Adadelta (``_single_tensor_adadelta``).
 
-        g <- -g if maximize
-        g <- g + weight_decay * p
-        v <- rho * v + (1 - rho) * g^2
-        delta <- sqrt(u + eps) / sqrt(v + eps) * g       (eps INSIDE both square roots;
-                                                          u is the OLD accumulated delta)
-        u <- rho * u + (1 - rho) * delta^2
-        p <- p - lr * delta
+    g <- -g if maximize
+    g <- g + weight_decay * p
+    v <- rho * v + (1 - rho) * g^2
+    delta <- sqrt(u + eps) / sqrt(v + eps) * g       (eps INSIDE both square roots;
+                                                      u is the OLD accumulated delta)
+    u <- rho * u + (1 - rho) * delta^2
+    p <- p - lr * delta
     """
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
@@ -464,6 +480,14 @@ def float32_twin(cls):
 
 
 REFERENCES = {
-    "SGD": SGD, "Adagrad": Adagrad, "RMSprop": RMSprop, "Adam": Adam, "AdamW": AdamW,
-    "Adamax": Adamax, "NAdam": NAdam, "RAdam": RAdam, "Adadelta": Adadelta, "Lion": Lion,
+    "SGD": SGD,
+    "Adagrad": Adagrad,
+    "RMSprop": RMSprop,
+    "Adam": Adam,
+    "AdamW": AdamW,
+    "Adamax": Adamax,
+    "NAdam": NAdam,
+    "RAdam": RAdam,
+    "Adadelta": Adadelta,
+    "Lion": Lion,
 }

@@ -52,8 +52,9 @@ def test_matches_keras_optimizers(name, kwargs):
     reference = getattr(keras.optimizers, name)(**kwargs)
     travelled = [np.zeros_like(a) for a in start]
     for _ in range(50):
-        grads = [(np.sign(rng.normal(size=a.shape)) * 10 ** rng.uniform(-7, 0, a.shape)).astype(np.float32)
-                 for a in start]
+        grads = [
+            (np.sign(rng.normal(size=a.shape)) * 10 ** rng.uniform(-7, 0, a.shape)).astype(np.float32) for a in start
+        ]
         before = [np.array(v.numpy()) for v in theirs]
         reference.apply([keras.ops.convert_to_tensor(g) for g in grads], theirs)
         fast.step(grads)

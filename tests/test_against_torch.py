@@ -43,8 +43,9 @@ def test_matches_torch_optim(name, kwargs):
     reference = getattr(torch.optim, name)(theirs, foreach=False, **kwargs)
     travelled = [np.zeros_like(a) for a in start]
     for _ in range(50):
-        grads = [(np.sign(rng.normal(size=a.shape)) * 10 ** rng.uniform(-7, 0, a.shape)).astype(np.float32)
-                 for a in start]
+        grads = [
+            (np.sign(rng.normal(size=a.shape)) * 10 ** rng.uniform(-7, 0, a.shape)).astype(np.float32) for a in start
+        ]
         before = [t.detach().numpy().copy() for t in theirs]
         for t, g in zip(theirs, grads):
             t.grad = torch.from_numpy(g.copy())

@@ -1,7 +1,8 @@
 """No heap allocation in a steady-state training step.
 
-The compiled module routes its own malloc-family calls and operator new
-through a counter (allocation_counter.cpp; the linker's --wrap). After a
+An instrumented build (FASTMLP_INSTRUMENT=ON) routes the module's own
+malloc-family calls and operator new through a counter
+(testing/allocation_counter.cpp; the linker's --wrap). After a
 warm-up that sizes the workspace and optimizer state, steps and whole
 epochs must allocate nothing, for every layer kind and optimizer family,
 on one thread and on several, with full and partial batches.
@@ -22,8 +23,12 @@ from fastmlp import _core, optim
 from fastmlp.layers import BatchNormalization, Dense, Dropout
 from fastmlp.regularizers import L2
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="the allocation counter needs the GNU linker's --wrap")
+pytestmark = [
+    pytest.mark.instrumented,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="the allocation counter needs the GNU linker's --wrap"
+    ),
+]
 
 
 def test_the_counter_is_built_in_and_counts():
@@ -74,9 +79,16 @@ def test_train_steps_allocate_nothing_once_warm(name, threads):
     fastmlp.set_num_threads(threads)
     try:
         # Wide enough that products and the update run on several threads.
-        model = model_with([Dense(300, activation="relu", kernel_regularizer=L2(1e-4)),
-                            BatchNormalization(), Dropout(0.2), Dense(100, activation="tanh"),
-                            Dense(10, activation="softmax")], OPTIMIZERS[name]())
+        model = model_with(
+            [
+                Dense(300, activation="relu", kernel_regularizer=L2(1e-4)),
+                BatchNormalization(),
+                Dropout(0.2),
+                Dense(100, activation="tanh"),
+                Dense(10, activation="softmax"),
+            ],
+            OPTIMIZERS[name](),
+        )
         x, y = problem()
         network = model._network
         for _ in range(2):
@@ -93,8 +105,11 @@ def test_train_steps_allocate_nothing_once_warm(name, threads):
 def test_a_whole_epoch_allocates_nothing_once_warm(threads):
     fastmlp.set_num_threads(threads)
     try:
-        model = model_with([Dense(300, activation="relu"), Dense(100, activation="relu"),
-                            Dense(10, activation="softmax")], "adam", features=784)
+        model = model_with(
+            [Dense(300, activation="relu"), Dense(100, activation="relu"), Dense(10, activation="softmax")],
+            "adam",
+            features=784,
+        )
         x, y = problem(n=1000, features=784)
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # sizes the workspace, state and row order
         steps = -(-len(x) // 32)
@@ -124,7 +139,7 @@ def test_the_sparse_first_layer_allocates_nothing_once_warm(threads):
     assert model._network.last_step == "single_row"
     # ...which are formed when read; from then on each step stores them, and
     # the update visits only the kernel rows that saw a nonzero input.
-    model._network.grads
+    _ = model._network.grads
     assert_steady_state(model._network.allocations_in_train_steps(x[:1], y[:1], 3), 3, products)
     assert model._network.last_step != "single_row"
     assert model._network.last_step == "zero_row_update"

@@ -10,8 +10,7 @@ from fastmlp.layers import Dense
 
 
 def compiled_model(**compile_kwargs):
-    model = fastmlp.Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")],
-                               input_dim=5, seed=0)
+    model = fastmlp.Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")], input_dim=5, seed=0)
     model.compile(optimizer="sgd", metrics=["accuracy"], **compile_kwargs)
     return model
 
@@ -27,7 +26,7 @@ def test_wrong_feature_shape_names_both_shapes():
         compiled_model().predict(np.zeros(6))
     image_model = fastmlp.Sequential([Dense(3, activation="softmax")], input_shape=(2, 3))
     image_model.predict(np.zeros((4, 2, 3)))  # matching shape
-    image_model.predict(np.zeros((4, 6)))     # already flat
+    image_model.predict(np.zeros((4, 6)))  # already flat
     with pytest.raises(ValueError, match=r"\(4, 3, 2\).*\(n, 2, 3\)"):
         image_model.predict(np.zeros((4, 3, 2)))
 
@@ -62,6 +61,7 @@ def test_the_finite_check_reads_every_block(value):
     # The check runs block by block (no bool per value held at once): a bad
     # value in any block, first, middle, last or a short last one, is found.
     from fastmlp._validation import all_finite
+
     x = np.ones((5, 7), np.float32)
     assert all_finite(x, block=4)
     for at in range(x.size):
@@ -131,8 +131,7 @@ def test_learning_rate_must_be_positive(lr):
 
 def test_fit_before_compile():
     model = fastmlp.Sequential([Dense(3, activation="softmax")], input_dim=5)
-    for call in (lambda: model.fit(X, Y, verbose=0), lambda: model.evaluate(X, Y),
-                 lambda: model.train_on_batch(X, Y)):
+    for call in (lambda: model.fit(X, Y, verbose=0), lambda: model.evaluate(X, Y), lambda: model.train_on_batch(X, Y)):
         with pytest.raises(fastmlp.NotCompiledError, match="compile"):
             call()
     # a ValueError for the contract, a RuntimeError as in Keras

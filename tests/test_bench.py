@@ -45,9 +45,27 @@ def test_flop_count_is_the_reference_formula():
 
 def test_quick_run_writes_tables_and_json(mnist_dir, tmp_path):
     out = tmp_path / "run.json"
-    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sections", "epoch,scaling",
-               "--frameworks", "fastmlp", "--threads", "1", "--scaling-threads", "1", "--train-images", "512",
-               "--batch1-steps", "64", "--data", str(mnist_dir), "--out", str(out)]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--quick",
+        "--sections",
+        "epoch,scaling",
+        "--frameworks",
+        "fastmlp",
+        "--threads",
+        "1",
+        "--scaling-threads",
+        "1",
+        "--train-images",
+        "512",
+        "--batch1-steps",
+        "64",
+        "--data",
+        str(mnist_dir),
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| optimizer | batch | fastmlp s/epoch |" in done.stdout
@@ -72,8 +90,7 @@ def test_quick_run_writes_tables_and_json(mnist_dir, tmp_path):
         assert len(figures["epoch_times"]) == 2 and all(_positive(t) for t in figures["epoch_times"])
         assert _positive(figures["warmup_time"])
         assert row["images_timed"] == (64 if row["batch_size"] == 1 else 512)
-        assert math.isclose(figures["seconds_per_epoch"],
-                            figures["median_seconds"] * 55000 / row["images_timed"])
+        assert math.isclose(figures["seconds_per_epoch"], figures["median_seconds"] * 55000 / row["images_timed"])
         assert _positive(row["fastmlp_gflops"])
         assert row["speedup_vs_fastest_peer"] is None  # no peer ran
 
@@ -90,10 +107,31 @@ def test_quick_run_writes_tables_and_json(mnist_dir, tmp_path):
 def test_epoch_rounds_pool_every_rounds_timed_epochs(mnist_dir, tmp_path):
     """--epoch-rounds 2: each configuration runs twice over, and the figure is the median of both rounds' epochs."""
     out = tmp_path / "rounds.json"
-    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sections", "epoch",
-               "--frameworks", "fastmlp", "--threads", "1", "--train-images", "256", "--batch1-steps", "32",
-               "--batch-sizes", "1,64", "--optimizers", "sgd", "--epoch-rounds", "2", "--data", str(mnist_dir),
-               "--out", str(out)]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--quick",
+        "--sections",
+        "epoch",
+        "--frameworks",
+        "fastmlp",
+        "--threads",
+        "1",
+        "--train-images",
+        "256",
+        "--batch1-steps",
+        "32",
+        "--batch-sizes",
+        "1,64",
+        "--optimizers",
+        "sgd",
+        "--epoch-rounds",
+        "2",
+        "--data",
+        str(mnist_dir),
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Median of 2 rounds' 2 timed epochs" in done.stdout
@@ -110,8 +148,19 @@ def test_sections_without_mnist_run_without_a_data_folder(tmp_path):
     """The optimizer section needs no MNIST, so the run makes no data folder;
     its worker must start all the same (it once got None on its command line)."""
     out = tmp_path / "optimizer.json"
-    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--sections", "optimizer",
-               "--frameworks", "fastmlp", "--threads", "1", "--out", str(out)]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--quick",
+        "--sections",
+        "optimizer",
+        "--frameworks",
+        "fastmlp",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     section = json.loads(out.read_text())["sections"]["optimizer"]

@@ -25,8 +25,7 @@ def problem(n=64, seed=0):
 
 
 def model(lr=0.1, seed=0):
-    m = fastmlp.Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")],
-                           input_dim=5, seed=seed)
+    m = fastmlp.Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")], input_dim=5, seed=seed)
     m.compile(optimizer=fastmlp.optim.keras.SGD(learning_rate=lr), metrics=["accuracy"])
     return m
 
@@ -40,8 +39,10 @@ def fit(m, callbacks, epochs=5, validation=True, **kwargs):
 
 def scripted(key, values):
     """A callback that sets logs[key] = values[epoch] at each epoch end."""
+
     def set_value(epoch, logs):
         logs[key] = values[epoch]
+
     return cb.LambdaCallback(on_epoch_end=set_value)
 
 
@@ -73,14 +74,19 @@ def test_hooks_run_in_order_with_keras_logs():
             on_train_begin=lambda logs: events.append((name, "train_begin")),
             on_epoch_begin=lambda epoch, logs: events.append((name, "epoch_begin", epoch)),
             on_epoch_end=lambda epoch, logs: events.append((name, "epoch_end", epoch, sorted(logs))),
-            on_train_end=lambda logs: events.append((name, "train_end", sorted(logs))))
+            on_train_end=lambda logs: events.append((name, "train_end", sorted(logs))),
+        )
 
     history = fit(model(), [recorder("a"), recorder("b")], epochs=2)
     keys = sorted(["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"])
     expected = [("a", "train_begin"), ("b", "train_begin")]
     for epoch in range(2):
-        expected += [("a", "epoch_begin", epoch), ("b", "epoch_begin", epoch),
-                     ("a", "epoch_end", epoch, keys), ("b", "epoch_end", epoch, keys)]
+        expected += [
+            ("a", "epoch_begin", epoch),
+            ("b", "epoch_begin", epoch),
+            ("a", "epoch_end", epoch, keys),
+            ("b", "epoch_end", epoch, keys),
+        ]
     expected += [("a", "train_end", keys), ("b", "train_end", keys)]
     assert events == expected
     assert sorted(history.history) == keys
@@ -105,8 +111,10 @@ def test_callbacks_get_the_model_and_params_and_may_add_to_the_logs():
 def test_stop_training_ends_fit_after_the_epoch_and_is_reset_by_the_next_fit():
     m = model()
     ended = []
-    stopper = cb.LambdaCallback(on_epoch_end=lambda epoch, logs: setattr(m, "stop_training", epoch == 1),
-                                on_train_end=lambda logs: ended.append(logs["loss"]))
+    stopper = cb.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: setattr(m, "stop_training", epoch == 1),
+        on_train_end=lambda logs: ended.append(logs["loss"]),
+    )
     history = fit(m, [stopper], epochs=5)
     assert history.epoch == [0, 1] and m.stop_training
     assert ended == [history.history["loss"][-1]]
@@ -116,9 +124,14 @@ def test_stop_training_ends_fit_after_the_epoch_and_is_reset_by_the_next_fit():
 
 def test_callback_list_dispatches_to_each():
     calls = []
-    callbacks = cb.CallbackList([cb.LambdaCallback(on_epoch_end=lambda e, logs: calls.append(("x", e))),
-                                 cb.LambdaCallback(on_epoch_end=lambda e, logs: calls.append(("y", e)))],
-                                model="m", epochs=1)
+    callbacks = cb.CallbackList(
+        [
+            cb.LambdaCallback(on_epoch_end=lambda e, logs: calls.append(("x", e))),
+            cb.LambdaCallback(on_epoch_end=lambda e, logs: calls.append(("y", e))),
+        ],
+        model="m",
+        epochs=1,
+    )
     assert all(c.model == "m" and c.params == {"epochs": 1} for c in callbacks)
     callbacks.on_train_begin()
     callbacks.on_epoch_end(3)
@@ -137,21 +150,28 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement():
 
 def test_early_stopping_min_delta_mode_baseline_and_start_from_epoch():
     # improvements smaller than min_delta do not count
-    history = fit(model(), [scripted("val_loss", [1.0, 0.95, 0.92, 0.5]),
-                            cb.EarlyStopping(min_delta=0.1, patience=1)], epochs=4)
+    history = fit(
+        model(), [scripted("val_loss", [1.0, 0.95, 0.92, 0.5]), cb.EarlyStopping(min_delta=0.1, patience=1)], epochs=4
+    )
     assert len(history.epoch) == 2
     # accuracy is maximized ("auto" infers it; "max" says it)
     for mode in ("auto", "max"):
-        history = fit(model(), [scripted("val_accuracy", [0.5, 0.6, 0.55, 0.9]),
-                                cb.EarlyStopping(monitor="val_accuracy", mode=mode, patience=1)], epochs=4)
+        history = fit(
+            model(),
+            [
+                scripted("val_accuracy", [0.5, 0.6, 0.55, 0.9]),
+                cb.EarlyStopping(monitor="val_accuracy", mode=mode, patience=1),
+            ],
+            epochs=4,
+        )
         assert len(history.epoch) == 3
     # never beating the baseline stops after `patience` epochs
-    history = fit(model(), [scripted("val_loss", [0.9] * 4), cb.EarlyStopping(baseline=0.5, patience=2)],
-                  epochs=4)
+    history = fit(model(), [scripted("val_loss", [0.9] * 4), cb.EarlyStopping(baseline=0.5, patience=2)], epochs=4)
     assert len(history.epoch) == 2  # (3 without the baseline)
     # nothing is monitored before start_from_epoch
-    history = fit(model(), [scripted("val_loss", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
-                            cb.EarlyStopping(start_from_epoch=3)], epochs=6)
+    history = fit(
+        model(), [scripted("val_loss", [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), cb.EarlyStopping(start_from_epoch=3)], epochs=6
+    )
     assert len(history.epoch) == 5
 
 
@@ -192,8 +212,11 @@ def test_early_stopping_restores_the_best_weights_even_without_stopping(capsys):
 # ---------------------------------------------------------- ReduceLROnPlateau
 def test_reduce_lr_on_plateau_multiplies_the_rate_after_patience():
     m, seen = model(lr=0.1), []
-    history = fit(m, [scripted("val_loss", [1.0] * 7), cb.ReduceLROnPlateau(factor=0.5, patience=2),
-                      rates_at_epoch_begin(m, seen)], epochs=7)
+    history = fit(
+        m,
+        [scripted("val_loss", [1.0] * 7), cb.ReduceLROnPlateau(factor=0.5, patience=2), rates_at_epoch_begin(m, seen)],
+        epochs=7,
+    )
     # no improvement from epoch 1: reductions at the ends of epochs 2, 4 and 6
     assert seen == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.05, 0.025, 0.025])
     assert m.optimizer.learning_rate == pytest.approx(0.0125)
@@ -202,32 +225,58 @@ def test_reduce_lr_on_plateau_multiplies_the_rate_after_patience():
 
 def test_reduce_lr_on_plateau_respects_min_lr_and_cooldown():
     m, seen = model(lr=0.1), []
-    fit(m, [scripted("val_loss", [1.0] * 5), cb.ReduceLROnPlateau(factor=0.5, patience=1, min_lr=0.03),
-            rates_at_epoch_begin(m, seen)], epochs=5)
+    fit(
+        m,
+        [
+            scripted("val_loss", [1.0] * 5),
+            cb.ReduceLROnPlateau(factor=0.5, patience=1, min_lr=0.03),
+            rates_at_epoch_begin(m, seen),
+        ],
+        epochs=5,
+    )
     assert seen == pytest.approx([0.1, 0.1, 0.05, 0.03, 0.03])
     assert m.optimizer.learning_rate == pytest.approx(0.03)
 
     m, seen = model(lr=0.1), []
-    fit(m, [scripted("val_loss", [1.0] * 7), cb.ReduceLROnPlateau(factor=0.5, patience=1, cooldown=2),
-            rates_at_epoch_begin(m, seen)], epochs=7)
+    fit(
+        m,
+        [
+            scripted("val_loss", [1.0] * 7),
+            cb.ReduceLROnPlateau(factor=0.5, patience=1, cooldown=2),
+            rates_at_epoch_begin(m, seen),
+        ],
+        epochs=7,
+    )
     # reduce at the end of epoch 1, then 2 cooldown epochs before counting again
     assert seen == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125])
 
     m, seen = model(lr=0.1), []  # improvements (by more than min_delta) reset the wait
-    fit(m, [scripted("val_loss", [1.0, 0.9, 0.8, 0.8, 0.7, 0.7]), cb.ReduceLROnPlateau(factor=0.5, patience=2),
-            rates_at_epoch_begin(m, seen)], epochs=6)
+    fit(
+        m,
+        [
+            scripted("val_loss", [1.0, 0.9, 0.8, 0.8, 0.7, 0.7]),
+            cb.ReduceLROnPlateau(factor=0.5, patience=2),
+            rates_at_epoch_begin(m, seen),
+        ],
+        epochs=6,
+    )
     assert seen == pytest.approx([0.1] * 6)
 
 
 def test_reduce_lr_on_plateau_maximizes_accuracy_and_leaves_a_schedule_alone():
     m, seen = model(lr=0.1), []
-    fit(m, [scripted("val_accuracy", [0.5, 0.6, 0.6, 0.7]),
+    fit(
+        m,
+        [
+            scripted("val_accuracy", [0.5, 0.6, 0.6, 0.7]),
             cb.ReduceLROnPlateau(monitor="val_accuracy", factor=0.5, patience=1),
-            rates_at_epoch_begin(m, seen)], epochs=4)
+            rates_at_epoch_begin(m, seen),
+        ],
+        epochs=4,
+    )
     assert seen == pytest.approx([0.1, 0.1, 0.1, 0.05])
 
-    scheduled = fastmlp.Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")],
-                                   input_dim=5, seed=0)
+    scheduled = fastmlp.Sequential([Dense(8, activation="relu"), Dense(3, activation="softmax")], input_dim=5, seed=0)
     schedule = lambda step: 0.1 / (1 + step)  # noqa: E731
     scheduled.compile(optimizer=fastmlp.optim.keras.SGD(learning_rate=schedule))
     with pytest.warns(RuntimeWarning, match="schedule") as caught:
@@ -242,8 +291,12 @@ def test_reduce_lr_on_plateau_maximizes_accuracy_and_leaves_a_schedule_alone():
 def test_learning_rate_scheduler_rates_reach_the_optimizer():
     rates = [0.1, 0.02, 0.005]
     a, seen = model(), []
-    history = fit(a, [cb.LearningRateScheduler(lambda epoch: rates[epoch]), rates_at_epoch_begin(a, seen)],
-                  epochs=3, shuffle=False)
+    history = fit(
+        a,
+        [cb.LearningRateScheduler(lambda epoch: rates[epoch]), rates_at_epoch_begin(a, seen)],
+        epochs=3,
+        shuffle=False,
+    )
     assert seen == pytest.approx(rates)
     assert history.history["learning_rate"] == pytest.approx(rates)
     # the same as setting the rate by hand between one-epoch fits: the kernel used these rates
@@ -344,6 +397,7 @@ def fake_save(saved):
         saved.append(os.path.basename(path))
         with open(path, "w") as file:
             file.write("model")
+
     return save
 
 
@@ -361,16 +415,27 @@ def test_model_checkpoint_formats_file_names(tmp_path, monkeypatch):
 def test_model_checkpoint_save_best_only(tmp_path, monkeypatch, capsys):
     m, saved = model(), []
     monkeypatch.setattr(m, "save", fake_save(saved), raising=False)
-    fit(m, [scripted("val_loss", [0.5, 0.6, 0.4, 0.45]),
-            cb.ModelCheckpoint(str(tmp_path / "m-{epoch}.model"), save_best_only=True, verbose=1)], epochs=4)
+    fit(
+        m,
+        [
+            scripted("val_loss", [0.5, 0.6, 0.4, 0.45]),
+            cb.ModelCheckpoint(str(tmp_path / "m-{epoch}.model"), save_best_only=True, verbose=1),
+        ],
+        epochs=4,
+    )
     assert saved == ["m-1.model", "m-3.model"]
     out = capsys.readouterr().out
     assert "val_loss improved from 0.50000 to 0.40000" in out and "did not improve from 0.40000" in out
 
     saved.clear()
-    fit(m, [scripted("val_accuracy", [0.5, 0.7, 0.6, 0.8]),
-            cb.ModelCheckpoint(str(tmp_path / "best.model"), monitor="val_accuracy", save_best_only=True)],
-        epochs=4)
+    fit(
+        m,
+        [
+            scripted("val_accuracy", [0.5, 0.7, 0.6, 0.8]),
+            cb.ModelCheckpoint(str(tmp_path / "best.model"), monitor="val_accuracy", save_best_only=True),
+        ],
+        epochs=4,
+    )
     assert saved == ["best.model"] * 3  # epochs 1, 2 and 4, overwriting one file
     with pytest.raises(ValueError, match="mode"):
         cb.ModelCheckpoint("x", monitor="epoch_time", save_best_only=True)

@@ -9,8 +9,25 @@ from fastmlp.cli import main
 
 
 def test_train_prints_epochs_and_test_accuracy(mnist_dir, capsys):
-    code = main(["train", "--data", str(mnist_dir), "--hidden", "32", "--epochs", "2",
-                 "--batch-size", "64", "--lr", "0.1", "--seed", "1", "--threads", "1"])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(mnist_dir),
+            "--hidden",
+            "32",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--lr",
+            "0.1",
+            "--seed",
+            "1",
+            "--threads",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "MLP 784-32-10 (25,450 parameters)" in out
@@ -20,15 +37,18 @@ def test_train_prints_epochs_and_test_accuracy(mnist_dir, capsys):
 
 
 def test_module_entry_point_shows_help():
-    result = subprocess.run([sys.executable, "-m", "fastmlp", "train", "--help"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastmlp", "train", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0
     for option in ("--data", "--hidden", "--optimizer", "--lr", "--epochs", "--batch-size", "--seed"):
         assert option in result.stdout
 
 
-@pytest.mark.parametrize("args", [["--hidden", "300,abc"], ["--hidden", "0"], ["--batch-size", "0"],
-                                  ["--optimizer", "nope"], ["--epochs", "-1"]])
+@pytest.mark.parametrize(
+    "args",
+    [["--hidden", "300,abc"], ["--hidden", "0"], ["--batch-size", "0"], ["--optimizer", "nope"], ["--epochs", "-1"]],
+)
 def test_bad_arguments_exit_with_usage(args, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", *args])

@@ -12,8 +12,16 @@ import pytest
 
 import fastmlp
 from fastmlp.cli import main
-from fastmlp.compare import (CompareConfig, SpecError, build_model, load_dataset,
-                             parse_optimizer, parse_optimizer_list, parse_schedule, parse_value)
+from fastmlp.compare import (
+    CompareConfig,
+    SpecError,
+    build_model,
+    load_dataset,
+    parse_optimizer,
+    parse_optimizer_list,
+    parse_schedule,
+    parse_value,
+)
 from fastmlp.compare import plots as compare_plots
 from fastmlp.compare.report import markdown_report, summarize_all
 
@@ -22,10 +30,21 @@ HISTORY_KEYS = {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "epoch_tim
 
 
 # ------------------------------------------------------------- parsing
-@pytest.mark.parametrize("text, value", [
-    ("3e-4", 3e-4), ("10", 10), ("0.9", 0.9), ("true", True), ("False", False), ("none", None),
-    ("0.9/0.99", (0.9, 0.99)), ("0.5/", (0.5,)), ("10/20/30", (10, 20, 30)), ("linear", "linear"),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("3e-4", 3e-4),
+        ("10", 10),
+        ("0.9", 0.9),
+        ("true", True),
+        ("False", False),
+        ("none", None),
+        ("0.9/0.99", (0.9, 0.99)),
+        ("0.5/", (0.5,)),
+        ("10/20/30", (10, 20, 30)),
+        ("linear", "linear"),
+    ],
+)
 def test_parse_value(text, value):
     assert parse_value(text) == value
     assert type(parse_value(text)) is type(value)
@@ -38,15 +57,22 @@ def test_plain_names_are_the_keras_classes_as_compile_uses():
     assert parse_optimizer("RMSprop").cls is fastmlp.optim.keras.RMSprop
 
 
-@pytest.mark.parametrize("text, cls, config", [
-    ("keras.Adam:learning_rate=3e-4", fastmlp.optim.keras.Adam, {"learning_rate": 3e-4}),
-    ("adam:learning_rate=3e-4,beta_1=0.8", fastmlp.optim.keras.Adam, {"learning_rate": 3e-4, "beta_1": 0.8}),
-    ("torch.SGD:lr=0.01,momentum=0.9", fastmlp.optim.SGD, {"lr": 0.01, "momentum": 0.9}),
-    ("torch.Adam:betas=0.9/0.99", fastmlp.optim.Adam, {"betas": (0.9, 0.99)}),
-    ("Torch.adamw:weight_decay=0.1,amsgrad=true", fastmlp.optim.AdamW, {"weight_decay": 0.1, "amsgrad": True}),
-    ("keras.sgd:momentum=0.9,nesterov=true", fastmlp.optim.keras.SGD, {"momentum": 0.9, "nesterov": True}),
-    ("keras.AdamW:weight_decay=0.01,clipnorm=1", fastmlp.optim.keras.AdamW, {"weight_decay": 0.01, "clipnorm": 1.0}),
-])
+@pytest.mark.parametrize(
+    "text, cls, config",
+    [
+        ("keras.Adam:learning_rate=3e-4", fastmlp.optim.keras.Adam, {"learning_rate": 3e-4}),
+        ("adam:learning_rate=3e-4,beta_1=0.8", fastmlp.optim.keras.Adam, {"learning_rate": 3e-4, "beta_1": 0.8}),
+        ("torch.SGD:lr=0.01,momentum=0.9", fastmlp.optim.SGD, {"lr": 0.01, "momentum": 0.9}),
+        ("torch.Adam:betas=0.9/0.99", fastmlp.optim.Adam, {"betas": (0.9, 0.99)}),
+        ("Torch.adamw:weight_decay=0.1,amsgrad=true", fastmlp.optim.AdamW, {"weight_decay": 0.1, "amsgrad": True}),
+        ("keras.sgd:momentum=0.9,nesterov=true", fastmlp.optim.keras.SGD, {"momentum": 0.9, "nesterov": True}),
+        (
+            "keras.AdamW:weight_decay=0.01,clipnorm=1",
+            fastmlp.optim.keras.AdamW,
+            {"weight_decay": 0.01, "clipnorm": 1.0},
+        ),
+    ],
+)
 def test_optimizer_specs_build_configured_optimizers(text, cls, config):
     spec = parse_optimizer(text)
     assert spec.cls is cls
@@ -60,35 +86,42 @@ def test_optimizer_specs_build_configured_optimizers(text, cls, config):
 
 def test_optimizer_list_commas_continue_hyperparameters():
     specs = parse_optimizer_list("sgd,adam:learning_rate=3e-4,beta_1=0.8,torch.SGD:lr=0.01,momentum=0.9,rmsprop")
-    assert [s.text for s in specs] == ["sgd", "adam:learning_rate=3e-4,beta_1=0.8", "torch.SGD:lr=0.01,momentum=0.9",
-                                       "rmsprop"]
+    assert [s.text for s in specs] == [
+        "sgd",
+        "adam:learning_rate=3e-4,beta_1=0.8",
+        "torch.SGD:lr=0.01,momentum=0.9",
+        "rmsprop",
+    ]
     assert specs[1].kwargs == {"learning_rate": 3e-4, "beta_1": 0.8}
     assert specs[2].kwargs == {"lr": 0.01, "momentum": 0.9}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("nope", "unknown optimizer 'nope'"),
-    ("nope", "adam, adamax"),                          # lists what exists
-    ("radam", "torch.RAdam"),                          # only in the PyTorch namespace
-    ("keras.RAdam", "torch.RAdam"),
-    ("torch.Nope", "torch.SGD"),
-    ("adam:lr=0.1", "learning_rate"),                  # Keras names
-    ("torch.SGD:learning_rate=0.1", "call the learning rate lr"),
-    ("adam:bogus=1", "unknown hyperparameter 'bogus'"),
-    ("adam:learning_rate=-1", "learning_rate"),        # the optimizer's own validation
-    ("adam:learning_rate=abc", "learning_rate must be a number"),
-    ("torch.Adam:betas=0.9", "betas"),
-    ("torch.Adam:betas=0.9/", "betas"),
-    ("adam:learning_rate", "KEY=VALUE"),
-    ("adam:", "nothing after ':'"),
-    (":learning_rate=1", "no name"),
-    ("adam:learning_rate=1,learning_rate=2", "given twice"),
-    ("adam:beta_1=0.9//0.9", "malformed tuple"),
-    ("sgd,,adam", "empty item"),
-    ("learning_rate=0.1,sgd", "starts with a hyperparameter"),
-    ("sgd,momentum=0.9", "write sgd:momentum=0.9"),
-    ("sgd,adam,sgd", "listed twice"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("nope", "unknown optimizer 'nope'"),
+        ("nope", "adam, adamax"),  # lists what exists
+        ("radam", "torch.RAdam"),  # only in the PyTorch namespace
+        ("keras.RAdam", "torch.RAdam"),
+        ("torch.Nope", "torch.SGD"),
+        ("adam:lr=0.1", "learning_rate"),  # Keras names
+        ("torch.SGD:learning_rate=0.1", "call the learning rate lr"),
+        ("adam:bogus=1", "unknown hyperparameter 'bogus'"),
+        ("adam:learning_rate=-1", "learning_rate"),  # the optimizer's own validation
+        ("adam:learning_rate=abc", "learning_rate must be a number"),
+        ("torch.Adam:betas=0.9", "betas"),
+        ("torch.Adam:betas=0.9/", "betas"),
+        ("adam:learning_rate", "KEY=VALUE"),
+        ("adam:", "nothing after ':'"),
+        (":learning_rate=1", "no name"),
+        ("adam:learning_rate=1,learning_rate=2", "given twice"),
+        ("adam:beta_1=0.9//0.9", "malformed tuple"),
+        ("sgd,,adam", "empty item"),
+        ("learning_rate=0.1,sgd", "starts with a hyperparameter"),
+        ("sgd,momentum=0.9", "write sgd:momentum=0.9"),
+        ("sgd,adam,sgd", "listed twice"),
+    ],
+)
 def test_bad_optimizer_specs_raise_clear_errors(text, message):
     with pytest.raises(SpecError, match=None) as info:
         parse_optimizer_list(text)
@@ -113,32 +146,38 @@ def test_schedule_specs_scale_each_optimizers_base_rate():
     assert parse_schedule("constant")(0.3)(1000) == 0.3
 
 
-@pytest.mark.parametrize("text, message", [
-    ("nope", "unknown schedule 'nope'"),
-    ("exponential:decay_steps=10", "decay_rate"),                   # missing argument
-    ("exponential:decay_steps=10,decay_rate=2", "decay_rate"),      # out of range
-    ("exponential:decay_steps=0,decay_rate=0.5", "decay_steps"),
-    ("cosine:decay_steps=10,bogus=1", "unknown argument 'bogus'"),
-    ("cosine:initial_learning_rate=1,decay_steps=10", "comes from each optimizer's learning rate"),
-    ("warmup:from=0.1", "steps=N"),
-    ("cosine:decay_steps", "KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("nope", "unknown schedule 'nope'"),
+        ("exponential:decay_steps=10", "decay_rate"),  # missing argument
+        ("exponential:decay_steps=10,decay_rate=2", "decay_rate"),  # out of range
+        ("exponential:decay_steps=0,decay_rate=0.5", "decay_steps"),
+        ("cosine:decay_steps=10,bogus=1", "unknown argument 'bogus'"),
+        ("cosine:initial_learning_rate=1,decay_steps=10", "comes from each optimizer's learning rate"),
+        ("warmup:from=0.1", "steps=N"),
+        ("cosine:decay_steps", "KEY=VALUE"),
+    ],
+)
 def test_bad_schedules_raise_clear_errors(text, message):
     with pytest.raises(SpecError) as info:
         parse_schedule(text)
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--optimizers", "nope"], "unknown optimizer"),
-    (["--optimizers", "adam:lr=1"], "learning_rate"),
-    (["--schedule", "cosine:decay_steps=-1"], "decay_steps"),
-    (["--validation", "1.5"], "fraction in (0, 1)"),
-    (["--validation", "abc"], "fraction in (0, 1)"),
-    (["--hidden", "16,x"], "layer widths"),
-    (["--dropout", "1"], "[0, 1)"),
-    (["--repeats", "0"], ">= 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--optimizers", "nope"], "unknown optimizer"),
+        (["--optimizers", "adam:lr=1"], "learning_rate"),
+        (["--schedule", "cosine:decay_steps=-1"], "decay_steps"),
+        (["--validation", "1.5"], "fraction in (0, 1)"),
+        (["--validation", "abc"], "fraction in (0, 1)"),
+        (["--hidden", "16,x"], "layer widths"),
+        (["--dropout", "1"], "[0, 1)"),
+        (["--repeats", "0"], ">= 1"),
+    ],
+)
 def test_bad_command_lines_exit_with_usage(args, message, capsys):
     with pytest.raises(SystemExit) as info:
         main(["compare", *args])
@@ -151,8 +190,19 @@ def test_help_documents_the_syntax_but_not_limit(capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
     out = capsys.readouterr().out
-    for text in ("--optimizers", "torch.Adam:betas=0.9/0.99", "keras.CLASS", "--schedule", "warmup:steps=N",
-                 "--validation", "LAST fraction", "FIRST N", "--repeats", "--dataset", "--out"):
+    for text in (
+        "--optimizers",
+        "torch.Adam:betas=0.9/0.99",
+        "keras.CLASS",
+        "--schedule",
+        "warmup:steps=N",
+        "--validation",
+        "LAST fraction",
+        "FIRST N",
+        "--repeats",
+        "--dataset",
+        "--out",
+    ):
         assert text in out
     assert "--limit" not in out
 
@@ -201,9 +251,29 @@ def compare_run(mnist_dir, tmp_path_factory):
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = main(["compare", "--optimizers", "sgd,torch.Adam:lr=2e-3,betas=0.9/0.99", "--hidden", "16",
-                     "--epochs", "2", "--repeats", "2", "--validation", "500", "--limit", "3000",
-                     "--threads", "1", "--data", str(mnist_dir), "--out", str(out)])
+        code = main(
+            [
+                "compare",
+                "--optimizers",
+                "sgd,torch.Adam:lr=2e-3,betas=0.9/0.99",
+                "--hidden",
+                "16",
+                "--epochs",
+                "2",
+                "--repeats",
+                "2",
+                "--validation",
+                "500",
+                "--limit",
+                "3000",
+                "--threads",
+                "1",
+                "--data",
+                str(mnist_dir),
+                "--out",
+                str(out),
+            ]
+        )
     return code, out, buffer.getvalue()
 
 
@@ -244,8 +314,11 @@ def test_compare_writes_long_history_csv(compare_run):
     assert len(rows) == 4 * 2 * len(HISTORY_KEYS)  # runs x epochs x metrics
     assert {r["metric"] for r in rows} == HISTORY_KEYS
     results = json.loads((out / "results.json").read_text())
-    row = next(r for r in rows if r["optimizer"] == "sgd" and r["seed"] == "1" and r["epoch"] == "2"
-               and r["metric"] == "val_accuracy")
+    row = next(
+        r
+        for r in rows
+        if r["optimizer"] == "sgd" and r["seed"] == "1" and r["epoch"] == "2" and r["metric"] == "val_accuracy"
+    )
     run = next(r for r in results["runs"] if r["optimizer"] == "sgd" and r["seed"] == 1)
     assert float(row["value"]) == run["history"]["val_accuracy"][1]
 
@@ -256,8 +329,13 @@ def test_compare_report_has_the_table_sections_and_plot_links(compare_run):
     assert "| optimizer | test accuracy | final val accuracy | epochs to 97% val | seconds to 97% val |" in report
     assert "| `sgd` |" in report and "| `torch.Adam:lr=2e-3,betas=0.9/0.99` |" in report
     assert " ± " in report  # mean ± std over the two seeds
-    for section in ("## Convergence speed", "## Stability", "## Generalization", "## Computational efficiency",
-                    "## Hyperparameter sensitivity"):
+    for section in (
+        "## Convergence speed",
+        "## Stability",
+        "## Generalization",
+        "## Computational efficiency",
+        "## Hyperparameter sensitivity",
+    ):
         assert section in report
     assert "Reference 000" not in report  # not reference 000's setup
     if compare_plots.matplotlib_available():
@@ -274,8 +352,25 @@ def test_compare_report_has_the_table_sections_and_plot_links(compare_run):
 
 def test_without_matplotlib_plots_are_skipped_with_one_line(mnist_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(compare_plots, "matplotlib_available", lambda: False)
-    code = main(["compare", "--optimizers", "sgd", "--hidden", "8", "--epochs", "1", "--validation", "0.2",
-                 "--limit", "1000", "--data", str(mnist_dir), "--out", str(tmp_path)])
+    code = main(
+        [
+            "compare",
+            "--optimizers",
+            "sgd",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--validation",
+            "0.2",
+            "--limit",
+            "1000",
+            "--data",
+            str(mnist_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert [l for l in out.splitlines() if "pip install fastmlp[plot]" in l] != []
@@ -286,10 +381,30 @@ def test_without_matplotlib_plots_are_skipped_with_one_line(mnist_dir, tmp_path,
 
 
 def test_schedule_sets_the_learning_rate_after_each_epoch(mnist_dir, tmp_path, capsys):
-    code = main(["compare", "--optimizers", "adam,torch.SGD:lr=0.1", "--hidden", "8", "--epochs", "2",
-                 "--batch-size", "100", "--validation", "200", "--limit", "1200", "--no-plots",
-                 "--schedule", "exponential:decay_steps=10,decay_rate=0.5", "--data", str(mnist_dir),
-                 "--out", str(tmp_path)])
+    code = main(
+        [
+            "compare",
+            "--optimizers",
+            "adam,torch.SGD:lr=0.1",
+            "--hidden",
+            "8",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "100",
+            "--validation",
+            "200",
+            "--limit",
+            "1200",
+            "--no-plots",
+            "--schedule",
+            "exponential:decay_steps=10,decay_rate=0.5",
+            "--data",
+            str(mnist_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
     steps = 10  # 1000 training images / batch 100
@@ -301,28 +416,68 @@ def test_schedule_sets_the_learning_rate_after_each_epoch(mnist_dir, tmp_path, c
 # ------------------------------------------------------- report wording
 def _fake_run(name, seed, val_acc, epoch_time=1.0, state=0):
     n = len(val_acc)
-    return {"optimizer": name, "optimizer_config": {"name": name}, "seed": seed, "initial_lr": 0.01,
-            "history": {"loss": [1.0 / (e + 1) for e in range(n)], "accuracy": [a + 0.01 for a in val_acc],
-                        "val_loss": [1.0 / (e + 2) for e in range(n)], "val_accuracy": list(val_acc),
-                        "lr": [0.01] * n, "epoch_time": [epoch_time] * n},
-            "test_loss": 0.1, "test_accuracy": val_acc[-1], "optimizer_state_bytes": state, "params": 100,
-            "trainable_params": 100, "wall_time": n * epoch_time}
+    return {
+        "optimizer": name,
+        "optimizer_config": {"name": name},
+        "seed": seed,
+        "initial_lr": 0.01,
+        "history": {
+            "loss": [1.0 / (e + 1) for e in range(n)],
+            "accuracy": [a + 0.01 for a in val_acc],
+            "val_loss": [1.0 / (e + 2) for e in range(n)],
+            "val_accuracy": list(val_acc),
+            "lr": [0.01] * n,
+            "epoch_time": [epoch_time] * n,
+        },
+        "test_loss": 0.1,
+        "test_accuracy": val_acc[-1],
+        "optimizer_state_bytes": state,
+        "params": 100,
+        "trainable_params": 100,
+        "wall_time": n * epoch_time,
+    }
 
 
 def test_report_sentences_come_from_the_measurements():
-    config = {"optimizers": ["sgd", "adam", "rmsprop"], "epochs": 3, "batch_size": 32, "hidden": [300, 100],
-              "dropout": 0.0, "batch_norm": False, "l2": 0.0, "schedule": None, "repeats": 1, "seeds": [0],
-              "validation": 5000, "target_accuracy": 0.97, "dataset": "mnist", "limit": None}
-    machine = {"cpu": "test cpu", "cores": 64, "usable_cores": 64, "threads": 4, "fastmlp": "0",
-               "build_info": {}, "load_average_start": [0.1, 0.1, 0.1]}
-    results = {"config": config, "machine": machine, "runs": [
-        _fake_run("sgd", 0, [0.90, 0.93, 0.95], epoch_time=1.0),
-        _fake_run("adam", 0, [0.971, 0.975, 0.98], epoch_time=2.5, state=800),
-        _fake_run("rmsprop", 0, [0.96, 0.972, 0.978], epoch_time=1.5, state=400),
-    ]}
+    config = {
+        "optimizers": ["sgd", "adam", "rmsprop"],
+        "epochs": 3,
+        "batch_size": 32,
+        "hidden": [300, 100],
+        "dropout": 0.0,
+        "batch_norm": False,
+        "l2": 0.0,
+        "schedule": None,
+        "repeats": 1,
+        "seeds": [0],
+        "validation": 5000,
+        "target_accuracy": 0.97,
+        "dataset": "mnist",
+        "limit": None,
+    }
+    machine = {
+        "cpu": "test cpu",
+        "cores": 64,
+        "usable_cores": 64,
+        "threads": 4,
+        "fastmlp": "0",
+        "build_info": {},
+        "load_average_start": [0.1, 0.1, 0.1],
+    }
+    results = {
+        "config": config,
+        "machine": machine,
+        "runs": [
+            _fake_run("sgd", 0, [0.90, 0.93, 0.95], epoch_time=1.0),
+            _fake_run("adam", 0, [0.971, 0.975, 0.98], epoch_time=2.5, state=800),
+            _fake_run("rmsprop", 0, [0.96, 0.972, 0.978], epoch_time=1.5, state=400),
+        ],
+    }
     report = markdown_report(results, [("Validation accuracy per epoch", "val_accuracy.png")])
-    assert "`adam` reached 97% validation accuracy first, after 1 epoch (2.5 s); `rmsprop` after 2 epochs (3.0 s)" \
+    assert (
+        "`adam` reached 97% validation accuracy first, after 1 epoch (2.5 s); `rmsprop` after 2 epochs (3.0 s)"
         in report
+    )
     assert "`sgd` did not reach 97% within 3 epochs (best validation accuracy 0.9500)" in report
     assert "| `sgd` | 0.9500 | 0.9500 | — | — | +0.0100 | 1.00 | 0 |" in report
     assert "| `adam` | 0.9800 | 0.9800 | 1 | 2.5 | +0.0100 | 2.50 | 8 |" in report
@@ -338,6 +493,7 @@ def test_report_sentences_come_from_the_measurements():
     results["runs"][-1]["optimizer_config"]["name"] = "adam"
     results["config"]["optimizers"].append("adam:learning_rate=3e-4")
     report = markdown_report(results, [])
-    assert "adam ran with 2 settings: test accuracy from 0.9650 (`adam:learning_rate=3e-4`) to 0.9800 (`adam`)" \
-        in report
+    assert (
+        "adam ran with 2 settings: test accuracy from 0.9650 (`adam:learning_rate=3e-4`) to 0.9800 (`adam`)" in report
+    )
     assert not any(math.isnan(s["test_accuracy"][0]) for s in summarize_all(results))

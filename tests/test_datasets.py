@@ -200,7 +200,7 @@ def test_real_mnist_known_facts(real_mnist):
     [
         np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4),
         np.array([-5, 0, 7], dtype=np.int8),
-        np.array([[1, -300], [70000, -2**31]], dtype=np.int32),
+        np.array([[1, -300], [70000, -(2**31)]], dtype=np.int32),
         np.array([0.5, -1.25, 3e8], dtype=np.float32),
         np.arange(16, dtype=np.float64).reshape(2, 2, 2, 2),
     ],
@@ -242,8 +242,17 @@ _GOOD_IDX = idx_bytes(np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
         (b"\x00\x00\x08\x00" + _GOOD_IDX[4:], "dimensions"),
         (b"\x00\x00\x08\x05" + _GOOD_IDX[4:], "dimensions"),
     ],
-    ids=["short-data", "short-dims", "short-magic", "empty", "trailing", "magic",
-         "type-code", "zero-dims", "five-dims"],
+    ids=[
+        "short-data",
+        "short-dims",
+        "short-magic",
+        "empty",
+        "trailing",
+        "magic",
+        "type-code",
+        "zero-dims",
+        "five-dims",
+    ],
 )
 @pytest.mark.parametrize("compressed", [True, False], ids=["gz", "raw"])
 def test_read_idx_rejects_malformed_files(tmp_path, content, problem, compressed):
@@ -488,8 +497,10 @@ def test_connection_refused_reports_folder_and_files(tmp_path, monkeypatch):
 def test_mirror_fallback_uses_second_mirror(tmp_path, monkeypatch):
     dataset = write_small_dataset(tmp_path / "served")
     (tmp_path / "empty-site").mkdir()
-    with file_server(tmp_path / "empty-site") as (broken_url, broken_requests), \
-            file_server(tmp_path / "served") as (good_url, good_requests):
+    with (
+        file_server(tmp_path / "empty-site") as (broken_url, broken_requests),
+        file_server(tmp_path / "served") as (good_url, good_requests),
+    ):
         monkeypatch.setenv("FASTMLP_MNIST_MIRROR", f"{broken_url}, {good_url}")
         train, _ = load_mnist_format(small_spec(dataset["md5"]), tmp_path / "target")
     assert len(broken_requests) == 4 and len(good_requests) == 4

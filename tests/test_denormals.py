@@ -132,7 +132,6 @@ def test_training_keeps_subnormal_moments_by_default():
     assert saw_subnormal
 
 
-
 def test_a_call_on_another_python_thread_restores_its_own_workers():
     """Each Python thread that calls in has its own OpenMP workers. A flushing
     call on one thread, made while another thread's flushing epoch is paused
@@ -178,7 +177,7 @@ def test_gradients_formed_on_demand_follow_the_mode(flushing):
     for m in (direct, stored):
         m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     stored.train_on_batch(x, y)
-    stored._network.grads  # from now on its steps store their gradients
+    _ = stored._network.grads  # from now on its steps store their gradients
     direct.train_on_batch(x, y)
     stored.set_weights(direct.get_weights())
     direct.train_on_batch(x, y)

@@ -74,7 +74,7 @@ def test_direct_steps_give_the_stored_gradient_bits(optimizer, density, threads)
     x, y = single_rows(8)
     direct.train_on_batch(x[0], y[0])  # builds the network
     stored.train_on_batch(x[0], y[0])
-    stored._network.grads  # read: every later step stores its gradients
+    _ = stored._network.grads  # read: every later step stores its gradients
     for step in range(1, len(x)):
         direct.train_on_batch(x[step], y[step])
         stored.train_on_batch(x[step], y[step])
@@ -99,7 +99,7 @@ def test_a_whole_epoch_at_batch_one_matches_the_stored_gradient_path(optimizer):
     x, y = x[:, 0], y[:, 0]
     direct, stored = model(optimizer), model(optimizer)
     stored.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
-    stored._network.grads
+    _ = stored._network.grads
     direct.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0)
     for m in (direct, stored):
         m.fit(x, y, batch_size=1, epochs=2, verbose=0, shuffle=True)
@@ -115,7 +115,7 @@ def test_a_learning_rate_schedule_applies_to_direct_steps():
     direct = model(fastmlp.optim.keras.SGD(learning_rate=schedule))
     stored = model(fastmlp.optim.keras.SGD(learning_rate=schedule))
     stored.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0, shuffle=False)
-    stored._network.grads
+    _ = stored._network.grads
     direct.fit(x[:1], y[:1], batch_size=1, epochs=1, verbose=0, shuffle=False)
     for m in (direct, stored):
         m.fit(x, y, batch_size=1, epochs=1, verbose=0, shuffle=False)
@@ -132,8 +132,10 @@ def test_other_steps_store_their_gradients(case):
     elif case == "global clipnorm":
         optimizer = keras.SGD(global_clipnorm=1.0)
     elif case == "regularizer":
-        layers = [Dense(16, activation="relu", kernel_regularizer=fastmlp.regularizers.L2(1e-3)),
-                  Dense(10, activation="softmax")]
+        layers = [
+            Dense(16, activation="relu", kernel_regularizer=fastmlp.regularizers.L2(1e-3)),
+            Dense(10, activation="softmax"),
+        ]
     elif case == "batch norm":
         layers = [Dense(16, activation="relu"), BatchNormalization(), Dense(10, activation="softmax")]
     elif case == "dropout":

@@ -12,9 +12,25 @@ import pytest
 import fastmlp
 from fastmlp import _core
 
-SHAPES = [(1, 1, 1), (3, 5, 7), (8, 48, 16), (9, 49, 17), (7, 47, 3), (32, 300, 784), (17, 100, 300),
-          (784, 300, 32), (1, 300, 784), (64, 10, 100), (5, 130, 0),
-          (1, 300, 100), (2, 33, 270), (1, 33, 17), (1, 700, 129)]
+pytestmark = pytest.mark.instrumented  # _core.matmul is a bench binding
+
+SHAPES = [
+    (1, 1, 1),
+    (3, 5, 7),
+    (8, 48, 16),
+    (9, 49, 17),
+    (7, 47, 3),
+    (32, 300, 784),
+    (17, 100, 300),
+    (784, 300, 32),
+    (1, 300, 784),
+    (64, 10, 100),
+    (5, 130, 0),
+    (1, 300, 100),
+    (2, 33, 270),
+    (1, 33, 17),
+    (1, 700, 129),
+]
 
 
 def operands(M, N, K, ta, tb, seed=0):
@@ -94,7 +110,7 @@ def test_same_bits_on_one_and_two_threads_and_any_alignment(ta, tb, shape):
             for offset in (0, 1, 3):  # floats past a 64-byte boundary
                 buf = np.empty(a.size + 16, np.float32)
                 start = (-buf.ctypes.data // 4) % 16 + offset
-                a_shifted = buf[start:start + a.size].reshape(a.shape)
+                a_shifted = buf[start : start + a.size].reshape(a.shape)
                 a_shifted[...] = a
                 out = np.empty((M, N), np.float32)
                 _core.matmul(a_shifted, b, out, ta, tb)

@@ -25,10 +25,9 @@ import zlib
 import numpy as np
 import pytest
 
+from conftest import central_difference
 from fastmlp import _core
 from fastmlp._core import kernels as K
-
-from conftest import central_difference
 
 ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax"]
 FLOAT_DTYPES = [np.float64, np.float32]
@@ -162,8 +161,13 @@ def fd_indices(size, rng, limit=60):
 
 def assert_fd_close(numeric, analytic, what):
     mask = ~np.isnan(numeric)
-    np.testing.assert_allclose(numeric[mask], analytic[mask], rtol=FD_RTOL, atol=FD_ATOL,
-                               err_msg=f"finite differences disagree with the analytic {what}")
+    np.testing.assert_allclose(
+        numeric[mask],
+        analytic[mask],
+        rtol=FD_RTOL,
+        atol=FD_ATOL,
+        err_msg=f"finite differences disagree with the analytic {what}",
+    )
 
 
 def random_logits(rng, n, k, scale=3.0):
@@ -355,12 +359,9 @@ def test_sigmoid_is_finite_for_huge_inputs(dtype):
     np.testing.assert_allclose(dz[0, 4], 0.25, rtol=1e-7)
 
 
-@pytest.mark.parametrize("dtype,big", [(np.float64, 1e4), (np.float32, 1e4), (np.float32, 80.0),
-                                       (np.float64, 800.0)])
+@pytest.mark.parametrize("dtype,big", [(np.float64, 1e4), (np.float32, 1e4), (np.float32, 80.0), (np.float64, 800.0)])
 def test_softmax_is_stable_for_huge_logits(dtype, big):
-    z = np.array([[big, -big, 0.0, big / 2],
-                  [-big, -big, -big, -big + 1],
-                  [big, big, -big, big]], dtype=dtype)
+    z = np.array([[big, -big, 0.0, big / 2], [-big, -big, -big, -big + 1], [big, big, -big, big]], dtype=dtype)
     a = K.activation_forward("softmax", z)
     assert np.all(np.isfinite(a))
     expected = ref_softmax(z.astype(np.float64))
@@ -448,18 +449,16 @@ def test_dense_ce_gradient_with_unnormalised_targets():
 
 @pytest.mark.parametrize("dtype,big", [(np.float64, 1e4), (np.float32, 1e4), (np.float32, 80.0)])
 def test_cross_entropies_are_stable_for_huge_logits(dtype, big):
-    z = np.array([[big, -big, 0.0],
-                  [-big, big, -big],
-                  [-big, -big, -big],
-                  [big, big, -big]], dtype=dtype)
+    z = np.array([[big, -big, 0.0], [-big, big, -big], [-big, -big, -big], [big, big, -big]], dtype=dtype)
     labels = np.array([1, 1, 2, 2], dtype=np.int32)  # includes the worst case: loss = 2*big
     targets = np.eye(3, dtype=dtype)[labels]
     tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-6, atol=1e-6)
-    for kernel, ref, y in ((K.softmax_sparse_crossentropy, ref_sparse_ce, labels),
-                           (K.softmax_crossentropy, ref_dense_ce, targets)):
+    for kernel, ref, y in (
+        (K.softmax_sparse_crossentropy, ref_sparse_ce, labels),
+        (K.softmax_crossentropy, ref_dense_ce, targets),
+    ):
         loss, grad, hits = kernel(z, y)
-        exp_loss, exp_grad, exp_hits = ref(z.astype(np.float64),
-                                           y if y.dtype == np.int32 else y.astype(np.float64))
+        exp_loss, exp_grad, exp_hits = ref(z.astype(np.float64), y if y.dtype == np.int32 else y.astype(np.float64))
         assert np.isfinite(loss) and np.all(np.isfinite(grad)), kernel.__name__
         np.testing.assert_allclose(loss, exp_loss, **tol, err_msg=kernel.__name__)
         np.testing.assert_allclose(grad, exp_grad, **tol, err_msg=kernel.__name__)
@@ -467,10 +466,14 @@ def test_cross_entropies_are_stable_for_huge_logits(dtype, big):
 
 
 def test_sparse_ce_hits_use_the_first_maximum_on_ties():
-    z = np.array([[1.0, 3.0, 3.0, 0.0],   # tie between 1 and 2: argmax is 1
-                  [1.0, 3.0, 3.0, 0.0],
-                  [2.0, 2.0, 2.0, 2.0],   # all tied: argmax is 0
-                  [2.0, 2.0, 2.0, 2.0]])
+    z = np.array(
+        [
+            [1.0, 3.0, 3.0, 0.0],  # tie between 1 and 2: argmax is 1
+            [1.0, 3.0, 3.0, 0.0],
+            [2.0, 2.0, 2.0, 2.0],  # all tied: argmax is 0
+            [2.0, 2.0, 2.0, 2.0],
+        ]
+    )
     for dtype in FLOAT_DTYPES:
         _, _, hits = K.softmax_sparse_crossentropy(z.astype(dtype), np.array([1, 2, 0, 3], np.int32))
         assert hits == 2, dtype
@@ -524,15 +527,16 @@ def test_activations_parallel_path_matches_reference_and_serial_chunks(name, dty
     tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(a, ref_activation_forward(name, z.astype(np.float64)), **tol)
     np.testing.assert_allclose(
-        dz, ref_activation_backward_from_z(name, z.astype(np.float64), da.astype(np.float64)), **tol)
+        dz, ref_activation_backward_from_z(name, z.astype(np.float64), da.astype(np.float64)), **tol
+    )
 
     # Chunks of 100 rows (20000 elements) take the serial branch: every element is
     # computed by the same formula, so the results must agree exactly.
     chunks = [slice(i, i + 100) for i in range(0, shape[0], 100)]
     a_serial = np.concatenate([K.activation_forward(name, np.ascontiguousarray(z[c])) for c in chunks])
-    dz_serial = np.concatenate([
-        K.activation_backward(name, np.ascontiguousarray(a[c]), np.ascontiguousarray(da[c]))
-        for c in chunks])
+    dz_serial = np.concatenate(
+        [K.activation_backward(name, np.ascontiguousarray(a[c]), np.ascontiguousarray(da[c])) for c in chunks]
+    )
     np.testing.assert_array_equal(a, a_serial)
     np.testing.assert_array_equal(dz, dz_serial)
 
@@ -547,30 +551,45 @@ def float_arrays(dtype=np.float64):
     return rng.normal(size=(7, 13)).astype(dtype), rng.normal(size=(13, 5)).astype(dtype)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: K.dense_forward(np.ones((3, 4), np.int64), np.ones((4, 2), np.int64), np.ones(2, np.int64)),
-    lambda: K.dense_backward(np.ones((3, 4), np.int32), np.ones((4, 2), np.int32), np.ones((3, 2), np.int32)),
-    lambda: K.activation_forward("relu", np.ones((3, 4), np.int64)),
-    lambda: K.activation_backward("tanh", np.ones((3, 4), np.int64), np.ones((3, 4), np.int64)),
-    lambda: K.softmax_sparse_crossentropy(np.ones((3, 4), np.int64), np.zeros(3, np.int32)),
-    lambda: K.softmax_crossentropy(np.ones((3, 4), np.int64), np.ones((3, 4), np.int64)),
-    lambda: K.mean_squared_error(np.ones((3, 4), np.int64), np.ones((3, 4), np.int64)),
-], ids=["dense_forward", "dense_backward", "activation_forward", "activation_backward",
-        "sparse_ce", "dense_ce", "mse"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: K.dense_forward(np.ones((3, 4), np.int64), np.ones((4, 2), np.int64), np.ones(2, np.int64)),
+        lambda: K.dense_backward(np.ones((3, 4), np.int32), np.ones((4, 2), np.int32), np.ones((3, 2), np.int32)),
+        lambda: K.activation_forward("relu", np.ones((3, 4), np.int64)),
+        lambda: K.activation_backward("tanh", np.ones((3, 4), np.int64), np.ones((3, 4), np.int64)),
+        lambda: K.softmax_sparse_crossentropy(np.ones((3, 4), np.int64), np.zeros(3, np.int32)),
+        lambda: K.softmax_crossentropy(np.ones((3, 4), np.int64), np.ones((3, 4), np.int64)),
+        lambda: K.mean_squared_error(np.ones((3, 4), np.int64), np.ones((3, 4), np.int64)),
+    ],
+    ids=[
+        "dense_forward",
+        "dense_backward",
+        "activation_forward",
+        "activation_backward",
+        "sparse_ce",
+        "dense_ce",
+        "mse",
+    ],
+)
 def test_integer_arrays_raise_type_error(call):
     with pytest.raises(TypeError):
         call()
 
 
-@pytest.mark.parametrize("call", [
-    # The dtype of the first array decides; the others must match it exactly.
-    lambda: K.dense_forward(np.ones((3, 4)), np.ones((4, 2), np.float32), np.ones(2)),
-    lambda: K.dense_forward(np.ones((3, 4), np.float32), np.ones((4, 2)), np.ones(2, np.float32)),
-    lambda: K.activation_backward("tanh", np.ones((3, 4)), np.ones((3, 4), np.float32)),
-    lambda: K.softmax_sparse_crossentropy(np.ones((3, 4)), np.zeros(3, np.int64)),
-    lambda: K.mean_squared_error(np.ones((3, 4), np.float32), np.ones((3, 4))),
-    lambda: K.activation_forward("relu", [[1.0, 2.0]]),  # a list, not an array
-], ids=["f64_with_f32_W", "f32_with_f64_W", "act_bwd_mixed", "int64_labels", "mse_mixed", "list"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        # The dtype of the first array decides; the others must match it exactly.
+        lambda: K.dense_forward(np.ones((3, 4)), np.ones((4, 2), np.float32), np.ones(2)),
+        lambda: K.dense_forward(np.ones((3, 4), np.float32), np.ones((4, 2)), np.ones(2, np.float32)),
+        lambda: K.activation_backward("tanh", np.ones((3, 4)), np.ones((3, 4), np.float32)),
+        lambda: K.softmax_sparse_crossentropy(np.ones((3, 4)), np.zeros(3, np.int64)),
+        lambda: K.mean_squared_error(np.ones((3, 4), np.float32), np.ones((3, 4))),
+        lambda: K.activation_forward("relu", [[1.0, 2.0]]),  # a list, not an array
+    ],
+    ids=["f64_with_f32_W", "f32_with_f64_W", "act_bwd_mixed", "int64_labels", "mse_mixed", "list"],
+)
 def test_mixed_dtypes_raise_type_error(call):
     with pytest.raises(TypeError):
         call()
@@ -595,23 +614,37 @@ def shape_text(shape):
     return str(tuple(shape))  # "(7, 13)" / "(5,)", NumPy's spelling
 
 
-@pytest.mark.parametrize("case", [
-    ("dense_forward x/W", lambda: K.dense_forward(np.ones((7, 13)), np.ones((12, 5)), np.ones(5)),
-     [(7, 13), (12, 5)]),
-    ("dense_forward W/b", lambda: K.dense_forward(np.ones((7, 13)), np.ones((13, 5)), np.ones(4)),
-     [(13, 5), (4,)]),
-    # dy's counterpart may be spelled as the expected (N, out) or as x's and W's shapes.
-    ("dense_backward dy", lambda: K.dense_backward(np.ones((7, 13)), np.ones((13, 5)), np.ones((7, 4))),
-     [(7, 4), [(7, 5), (7, 13)]]),
-    ("dense_backward x/W", lambda: K.dense_backward(np.ones((7, 13)), np.ones((12, 5)), np.ones((7, 5))),
-     [(7, 13), (12, 5)]),
-    ("activation_backward", lambda: K.activation_backward("relu", np.ones((7, 5)), np.ones((5, 7))),
-     [(7, 5), (5, 7)]),
-    ("sparse_ce", lambda: K.softmax_sparse_crossentropy(np.ones((7, 5)), np.zeros(6, np.int32)),
-     [(7, 5), (6,)]),
-    ("dense_ce", lambda: K.softmax_crossentropy(np.ones((7, 5)), np.ones((7, 4))), [(7, 5), (7, 4)]),
-    ("mse", lambda: K.mean_squared_error(np.ones((7, 5)), np.ones((6, 5))), [(7, 5), (6, 5)]),
-], ids=lambda case: case[0])
+@pytest.mark.parametrize(
+    "case",
+    [
+        (
+            "dense_forward x/W",
+            lambda: K.dense_forward(np.ones((7, 13)), np.ones((12, 5)), np.ones(5)),
+            [(7, 13), (12, 5)],
+        ),
+        ("dense_forward W/b", lambda: K.dense_forward(np.ones((7, 13)), np.ones((13, 5)), np.ones(4)), [(13, 5), (4,)]),
+        # dy's counterpart may be spelled as the expected (N, out) or as x's and W's shapes.
+        (
+            "dense_backward dy",
+            lambda: K.dense_backward(np.ones((7, 13)), np.ones((13, 5)), np.ones((7, 4))),
+            [(7, 4), [(7, 5), (7, 13)]],
+        ),
+        (
+            "dense_backward x/W",
+            lambda: K.dense_backward(np.ones((7, 13)), np.ones((12, 5)), np.ones((7, 5))),
+            [(7, 13), (12, 5)],
+        ),
+        (
+            "activation_backward",
+            lambda: K.activation_backward("relu", np.ones((7, 5)), np.ones((5, 7))),
+            [(7, 5), (5, 7)],
+        ),
+        ("sparse_ce", lambda: K.softmax_sparse_crossentropy(np.ones((7, 5)), np.zeros(6, np.int32)), [(7, 5), (6,)]),
+        ("dense_ce", lambda: K.softmax_crossentropy(np.ones((7, 5)), np.ones((7, 4))), [(7, 5), (7, 4)]),
+        ("mse", lambda: K.mean_squared_error(np.ones((7, 5)), np.ones((6, 5))), [(7, 5), (6, 5)]),
+    ],
+    ids=lambda case: case[0],
+)
 def test_mismatched_shapes_raise_value_error_naming_both_shapes(case):
     _, call, shapes = case
     with pytest.raises(ValueError) as info:
@@ -619,8 +652,9 @@ def test_mismatched_shapes_raise_value_error_naming_both_shapes(case):
     message = str(info.value)
     for shape in shapes:
         alternatives = shape if isinstance(shape, list) else [shape]
-        assert any(shape_text(s) in message for s in alternatives), \
+        assert any(shape_text(s) in message for s in alternatives), (
             f"none of {[shape_text(s) for s in alternatives]} in {message!r}"
+        )
 
 
 @pytest.mark.parametrize("labels", [[0, 1, 5], [0, -1, 2], [2147483647, 0, 0]])

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 import fastmlp
+from conftest import central_difference
 from fastmlp import _core
 from fastmlp.layers import BatchNormalization, Dense, Dropout, Flatten
 from fastmlp.regularizers import L1, L1L2, L2
-
-from conftest import central_difference
 
 K = _core.kernels
 RNG = np.random.default_rng(1234)
@@ -56,9 +55,18 @@ def test_batchnorm_backward_matches_finite_differences(shape):
 
 
 def reference_002_like(seed=0, l2=1e-3, dropout=0.0):
-    return fastmlp.Sequential([Flatten(), Dense(9, activation="relu", kernel_regularizer=L2(l2)), BatchNormalization(),
-                               Dense(6, activation="tanh"), Dropout(dropout), Dense(4, activation="softmax")],
-                              input_shape=(2, 3), seed=seed)
+    return fastmlp.Sequential(
+        [
+            Flatten(),
+            Dense(9, activation="relu", kernel_regularizer=L2(l2)),
+            BatchNormalization(),
+            Dense(6, activation="tanh"),
+            Dropout(dropout),
+            Dense(4, activation="softmax"),
+        ],
+        input_shape=(2, 3),
+        seed=seed,
+    )
 
 
 def numpy_loss_and_grads(weights, x, y, l2):
@@ -73,12 +81,12 @@ def numpy_loss_and_grads(weights, x, y, l2):
     z3 = a2 @ W3 + b3
     p = np.exp(z3 - z3.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    loss = -np.mean(np.log(p[np.arange(n), y])) + l2 * np.sum(W1 ** 2)
+    loss = -np.mean(np.log(p[np.arange(n), y])) + l2 * np.sum(W1**2)
     dz3 = p.copy()
     dz3[np.arange(n), y] -= 1
     dz3 /= n
     dW3, db3 = a2.T @ dz3, dz3.sum(0)
-    dz2 = (dz3 @ W3.T) * (1 - a2 ** 2)
+    dz2 = (dz3 @ W3.T) * (1 - a2**2)
     dW2, db2 = bn.T @ dz2, dz2.sum(0)
     dbn = dz2 @ W2.T
     dgamma, dbeta = (dbn * x_hat).sum(0), dbn.sum(0)
@@ -108,8 +116,9 @@ def test_training_step_with_batchnorm_and_l2_matches_numpy():
 
 
 def test_batchnorm_uses_moving_statistics_at_inference():
-    model = fastmlp.Sequential([BatchNormalization(momentum=0.5, epsilon=1e-3), Dense(3, activation="linear")],
-                               input_dim=4, seed=0)
+    model = fastmlp.Sequential(
+        [BatchNormalization(momentum=0.5, epsilon=1e-3), Dense(3, activation="linear")], input_dim=4, seed=0
+    )
     model.compile(optimizer="sgd", loss="mse")
     gamma, beta, moving_mean, moving_var = model.layers[0].weights
     gamma[:] = [1, 2, 3, 4]
@@ -118,7 +127,7 @@ def test_batchnorm_uses_moving_statistics_at_inference():
     moving_var[:] = [4, 4, 4, 4]
     x = RNG.normal(size=(5, 4)).astype(np.float32)
     W, b = model.layers[1].weights
-    expected = ((gamma * (x - 1) / np.sqrt(4 + 1e-3) + beta) @ W + b)
+    expected = (gamma * (x - 1) / np.sqrt(4 + 1e-3) + beta) @ W + b
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5, atol=1e-6)
 
 
@@ -155,9 +164,14 @@ def test_dropout_training_is_reproducible_and_seeded():
     assert not np.array_equal(train(1), train(2))
 
 
-@pytest.mark.parametrize("regularizer,penalty", [(L2(0.01), lambda w: 0.01 * np.sum(w ** 2)),
-                                                 (L1(0.02), lambda w: 0.02 * np.sum(np.abs(w))),
-                                                 (L1L2(0.01, 0.03), lambda w: 0.01 * np.sum(np.abs(w)) + 0.03 * np.sum(w ** 2))])
+@pytest.mark.parametrize(
+    "regularizer,penalty",
+    [
+        (L2(0.01), lambda w: 0.01 * np.sum(w**2)),
+        (L1(0.02), lambda w: 0.02 * np.sum(np.abs(w))),
+        (L1L2(0.01, 0.03), lambda w: 0.01 * np.sum(np.abs(w)) + 0.03 * np.sum(w**2)),
+    ],
+)
 def test_regularizers_add_their_penalty_and_gradient(regularizer, penalty):
     x = RNG.normal(size=(10, 5)).astype(np.float32)
     y = RNG.normal(size=(10, 2)).astype(np.float32)
@@ -196,14 +210,29 @@ def test_layer_arguments_are_validated():
 
 
 def test_summary_and_weights_of_reference_002s_model():
-    model = fastmlp.Sequential([Flatten(), Dense(300, activation="relu", kernel_regularizer=L2(1e-4)),
-                                BatchNormalization(), Dense(100, activation="relu"), Dropout(0.2),
-                                Dense(10, activation="softmax")], input_shape=(28, 28), seed=0)
+    model = fastmlp.Sequential(
+        [
+            Flatten(),
+            Dense(300, activation="relu", kernel_regularizer=L2(1e-4)),
+            BatchNormalization(),
+            Dense(100, activation="relu"),
+            Dropout(0.2),
+            Dense(10, activation="softmax"),
+        ],
+        input_shape=(28, 28),
+        seed=0,
+    )
     lines = []
     model.summary(print_fn=lines.append)
     text = "\n".join(lines)
-    for expected in ("batch_normalization (BatchNormalization)", "1,200", "dropout (Dropout)",
-                     "Total params: 267,810", "Trainable params: 267,210", "Non-trainable params: 600"):
+    for expected in (
+        "batch_normalization (BatchNormalization)",
+        "1,200",
+        "dropout (Dropout)",
+        "Total params: 267,810",
+        "Trainable params: 267,210",
+        "Non-trainable params: 600",
+    ):
         assert expected in text
     shapes = [w.shape for w in model.get_weights()]
     assert shapes == [(784, 300), (300,), (300,), (300,), (300,), (300,), (300, 100), (100,), (100, 10), (10,)]
@@ -218,10 +247,24 @@ def test_reference_002_model_reaches_978_validation_accuracy(mnist):
     # validation accuracy 0.9800, 0.9788, 0.9760; seed 0 on 2 threads is pinned.
     (x_train, y_train), _ = mnist
     fastmlp.set_num_threads(2)
-    model = fastmlp.Sequential([Dense(300, activation="relu", kernel_regularizer=L2(1e-4)), BatchNormalization(),
-                                Dense(100, activation="relu"), Dropout(0.2), Dense(10, activation="softmax")],
-                               input_shape=(28, 28), seed=0)
+    model = fastmlp.Sequential(
+        [
+            Dense(300, activation="relu", kernel_regularizer=L2(1e-4)),
+            BatchNormalization(),
+            Dense(100, activation="relu"),
+            Dropout(0.2),
+            Dense(10, activation="softmax"),
+        ],
+        input_shape=(28, 28),
+        seed=0,
+    )
     model.compile(optimizer=fastmlp.optim.keras.SGD(learning_rate=0.01, momentum=0.9), metrics=["accuracy"])
-    history = model.fit(x_train[5000:], y_train[5000:], validation_data=(x_train[:5000], y_train[:5000]),
-                        batch_size=32, epochs=5, verbose=0)
+    history = model.fit(
+        x_train[5000:],
+        y_train[5000:],
+        validation_data=(x_train[:5000], y_train[:5000]),
+        batch_size=32,
+        epochs=5,
+        verbose=0,
+    )
     assert history.history["val_accuracy"][-1] >= 0.978

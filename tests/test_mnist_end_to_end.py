@@ -19,8 +19,14 @@ def test_reference_mlp_with_sgd_reaches_95_percent(mnist):
     model = reference_mlp(seed=0)
     assert model.count_params() == 266_610
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train[5000:], y_train[5000:], validation_data=(x_train[:5000], y_train[:5000]),
-                        batch_size=32, epochs=5, verbose=0)
+    history = model.fit(
+        x_train[5000:],
+        y_train[5000:],
+        validation_data=(x_train[:5000], y_train[:5000]),
+        batch_size=32,
+        epochs=5,
+        verbose=0,
+    )
     losses = history.history["loss"]
     assert all(a > b for a, b in zip(losses, losses[1:])), f"training loss should fall every epoch: {losses}"
     assert history.history["val_accuracy"][-1] >= 0.95

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import fastmlp
-from fastmlp.layers import Dense
 from conftest import reference_mlp
+from fastmlp.layers import Dense
 
 
 def small_problem(n=200, features=12, classes=4, seed=0):
@@ -20,8 +20,9 @@ def small_problem(n=200, features=12, classes=4, seed=0):
 
 
 def small_model(seed=0, features=12, classes=4, **kwargs):
-    model = fastmlp.Sequential([Dense(16, activation="relu"), Dense(classes, activation="softmax")],
-                               input_dim=features, seed=seed)
+    model = fastmlp.Sequential(
+        [Dense(16, activation="relu"), Dense(classes, activation="softmax")], input_dim=features, seed=seed
+    )
     model.compile(optimizer=fastmlp.optim.keras.SGD(learning_rate=0.1), metrics=["accuracy"], **kwargs)
     return model
 
@@ -30,8 +31,16 @@ def test_summary_shows_the_references_parameter_count():
     lines = []
     reference_mlp().summary(print_fn=lines.append)
     text = "\n".join(lines)
-    for expected in ("(None, 300)", "235,500", "(None, 100)", "30,100", "(None, 10)", "1,010",
-                     "Total params: 266,610", "(None, 28, 28)"):
+    for expected in (
+        "(None, 300)",
+        "235,500",
+        "(None, 100)",
+        "30,100",
+        "(None, 10)",
+        "1,010",
+        "Total params: 266,610",
+        "(None, 28, 28)",
+    ):
         assert expected in text
 
 
@@ -108,8 +117,7 @@ def test_history_has_keras_keys_and_the_partial_batch_counts():
     x, y = small_problem(n=203)
     model = small_model()
     history = model.fit(x, y, batch_size=20, epochs=3, validation_split=0.2, verbose=0)
-    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
-                                   "epoch_time"}
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"}
     assert all(len(v) == 3 for v in history.history.values())
     # ceil(203 * 0.8) = 163 training rows -> 9 batches of 20 and one of 3, per epoch
     assert model.optimizer.iterations == 3 * 9
@@ -155,7 +163,7 @@ def test_training_does_not_depend_on_where_the_input_starts_in_memory():
     results = []
     for offset in (0, 1, 3, 8):
         buffer = np.empty(x.size + 16, np.float32)
-        shifted = buffer[offset:offset + x.size].reshape(x.shape)
+        shifted = buffer[offset : offset + x.size].reshape(x.shape)
         shifted[...] = x
         for shuffle in (False, True):
             model = small_model(seed=5)

@@ -28,10 +28,14 @@ BATCH = 23  # odd, not a multiple of any SIMD width
 
 # name, input_dim, units, activations, loss
 ARCHITECTURES = [
-    ("relu_tanh_softmax_sparse", 13, [17, 11, 5], ["relu", "tanh", "softmax"],
-     "sparse_categorical_crossentropy"),
-    ("sigmoid_linear_softmax_categorical", 13, [17, 11, 5], ["sigmoid", "linear", "softmax"],
-     "categorical_crossentropy"),
+    ("relu_tanh_softmax_sparse", 13, [17, 11, 5], ["relu", "tanh", "softmax"], "sparse_categorical_crossentropy"),
+    (
+        "sigmoid_linear_softmax_categorical",
+        13,
+        [17, 11, 5],
+        ["sigmoid", "linear", "softmax"],
+        "categorical_crossentropy",
+    ),
     ("tanh_relu_linear_mse", 13, [17, 11, 5], ["tanh", "relu", "linear"], "mse"),
     ("relu_sigmoid_mse", 9, [15, 3], ["relu", "sigmoid"], "mse"),
     # softmax output with mse: not fused, so the network must backprop through softmax.
@@ -50,9 +54,9 @@ def unflatten(flat, input_dim, units):
     """Splits the flat parameter vector: per layer W (in x out, row-major), then b."""
     layers, offset, fan_in = [], 0, input_dim
     for fan_out in units:
-        W = flat[offset:offset + fan_in * fan_out].reshape(fan_in, fan_out)
+        W = flat[offset : offset + fan_in * fan_out].reshape(fan_in, fan_out)
         offset += fan_in * fan_out
-        b = flat[offset:offset + fan_out]
+        b = flat[offset : offset + fan_out]
         offset += fan_out
         layers.append((W, b))
         fan_in = fan_out
@@ -214,8 +218,9 @@ def test_one_train_step_matches_reference(arch):
     net = build_network(arch)
     x, y = make_batch(arch, BATCH, seed=7)
     params_before = net.params.copy()  # .params is a live view: copy before stepping
-    ref_loss, ref_grads, ref_hits = reference_step(params_before.astype(np.float64), arch,
-                                                   x.astype(np.float64), as64(y))
+    ref_loss, ref_grads, ref_hits = reference_step(
+        params_before.astype(np.float64), arch, x.astype(np.float64), as64(y)
+    )
 
     loss_sum, correct, count = net.train_step(x, y)
 
@@ -239,8 +244,9 @@ def test_one_train_step_matches_reference(arch):
     params_after = net.params.copy()
     assert params_after.dtype == np.float32
     bad = (params_after != unfused) & (params_after != fused)
-    assert not bad.any(), (f"{bad.sum()} parameters differ from p - lr*g: got {params_after[bad][:5]}, "
-                           f"expected {unfused[bad][:5]}")
+    assert not bad.any(), (
+        f"{bad.sum()} parameters differ from p - lr*g: got {params_after[bad][:5]}, expected {unfused[bad][:5]}"
+    )
     assert not np.array_equal(params_after, params_before)
 
 
@@ -254,8 +260,9 @@ def test_three_train_steps_follow_reference_trajectory(arch):
         loss_sum, _, count = net.train_step(x, y)
         reference = reference - LR * ref_grads
         assert loss_sum / count == pytest.approx(ref_loss, rel=1e-4), f"step {step}"
-        np.testing.assert_allclose(net.params, reference, rtol=1e-4, atol=1e-6,
-                                   err_msg=f"parameters after step {step + 1}")
+        np.testing.assert_allclose(
+            net.params, reference, rtol=1e-4, atol=1e-6, err_msg=f"parameters after step {step + 1}"
+        )
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES, ids=ARCH_IDS)
@@ -271,8 +278,9 @@ def test_single_row_steps_follow_reference_trajectory(arch):
         assert net.last_step == "single_row"
         reference = reference - LR * ref_grads
         assert loss_sum / count == pytest.approx(ref_loss, rel=1e-4), f"step {step}"
-        np.testing.assert_allclose(net.params, reference, rtol=1e-4, atol=1e-6,
-                                   err_msg=f"parameters after step {step + 1}")
+        np.testing.assert_allclose(
+            net.params, reference, rtol=1e-4, atol=1e-6, err_msg=f"parameters after step {step + 1}"
+        )
     # The gradients, formed when read, are the last step's.
     np.testing.assert_allclose(net.grads, ref_grads, rtol=1e-4, atol=1e-6 * np.abs(ref_grads).max())
 
@@ -283,8 +291,7 @@ def test_evaluate_matches_reference_without_changing_params(arch, batch_size):
     net = build_network(arch)
     x, y = make_batch(arch, 29, seed=11)
     before = net.params.copy()
-    ref_loss, _, ref_hits = reference_step(before.astype(np.float64), arch, x.astype(np.float64),
-                                           as64(y))
+    ref_loss, _, ref_hits = reference_step(before.astype(np.float64), arch, x.astype(np.float64), as64(y))
     loss_sum, correct, count = net.evaluate(x, y, batch_size)
     assert count == 29
     assert loss_sum / count == pytest.approx(ref_loss, rel=1e-5)
@@ -340,10 +347,13 @@ def initialized_weights(name, seed=0, fan_in=FAN_IN, fan_out=FAN_OUT):
     return W.astype(np.float64), b.copy(), net
 
 
-@pytest.mark.parametrize("name,limit", [
-    ("glorot_uniform", np.sqrt(6.0 / (FAN_IN + FAN_OUT))),
-    ("he_uniform", np.sqrt(6.0 / FAN_IN)),
-])
+@pytest.mark.parametrize(
+    "name,limit",
+    [
+        ("glorot_uniform", np.sqrt(6.0 / (FAN_IN + FAN_OUT))),
+        ("he_uniform", np.sqrt(6.0 / FAN_IN)),
+    ],
+)
 def test_uniform_initializers_bounds_and_variance(name, limit):
     W, b, _ = initialized_weights(name)
     assert np.abs(W).max() <= np.float32(limit)
@@ -354,10 +364,13 @@ def test_uniform_initializers_bounds_and_variance(name, limit):
     np.testing.assert_array_equal(b, 0.0)
 
 
-@pytest.mark.parametrize("name,std", [
-    ("glorot_normal", np.sqrt(2.0 / (FAN_IN + FAN_OUT))),
-    ("he_normal", np.sqrt(2.0 / FAN_IN)),
-])
+@pytest.mark.parametrize(
+    "name,std",
+    [
+        ("glorot_normal", np.sqrt(2.0 / (FAN_IN + FAN_OUT))),
+        ("he_normal", np.sqrt(2.0 / FAN_IN)),
+    ],
+)
 def test_truncated_normal_initializers_bounds_and_std(name, std):
     W, b, _ = initialized_weights(name)
     bound = 2 * std / TRUNCATED_NORMAL_STD  # 2 stddevs of the underlying (untruncated) normal

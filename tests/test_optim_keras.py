@@ -66,13 +66,22 @@ NAMES = ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adamax", "Nadam", "Adade
 
 # The optimizer-specific option combinations; every one is crossed with BASE_OPTIONS.
 VARIANTS = {
-    "SGD": [dict(learning_rate=0.01), dict(learning_rate=0.01, momentum=0.9),
-            dict(learning_rate=0.01, momentum=0.9, nesterov=True)],
-    "RMSprop": [dict(learning_rate=0.01), dict(learning_rate=0.01, momentum=0.9),
-                dict(learning_rate=0.01, centered=True),
-                dict(learning_rate=0.01, centered=True, momentum=0.9)],
-    "Adam": [dict(learning_rate=0.01), dict(learning_rate=0.01, amsgrad=True),
-             dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=1e-5)],
+    "SGD": [
+        dict(learning_rate=0.01),
+        dict(learning_rate=0.01, momentum=0.9),
+        dict(learning_rate=0.01, momentum=0.9, nesterov=True),
+    ],
+    "RMSprop": [
+        dict(learning_rate=0.01),
+        dict(learning_rate=0.01, momentum=0.9),
+        dict(learning_rate=0.01, centered=True),
+        dict(learning_rate=0.01, centered=True, momentum=0.9),
+    ],
+    "Adam": [
+        dict(learning_rate=0.01),
+        dict(learning_rate=0.01, amsgrad=True),
+        dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=1e-5),
+    ],
     "AdamW": [dict(learning_rate=0.01), dict(learning_rate=0.01, amsgrad=True)],
     "Adagrad": [dict(learning_rate=0.01), dict(learning_rate=0.01, initial_accumulator_value=0.0)],
     "Adamax": [dict(learning_rate=0.01), dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=1e-5)],
@@ -80,22 +89,25 @@ VARIANTS = {
     "Adadelta": [dict(), dict(learning_rate=1.0, rho=0.9, epsilon=1e-6)],
     "Lion": [dict(learning_rate=0.01), dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9)],
 }
-BASE_OPTIONS = [dict(), dict(weight_decay=0.1), dict(clipnorm=0.5), dict(clipvalue=0.1),
-                dict(global_clipnorm=0.5)]
+BASE_OPTIONS = [dict(), dict(weight_decay=0.1), dict(clipnorm=0.5), dict(clipvalue=0.1), dict(global_clipnorm=0.5)]
 
 
 def _id(options: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in options.items()) or "defaults"
 
 
-CASES = [pytest.param(name, {**variant, **base}, id=f"{name}[{_id(variant)}|{_id(base)}]")
-         for name in NAMES for variant in VARIANTS[name] for base in BASE_OPTIONS]
+CASES = [
+    pytest.param(name, {**variant, **base}, id=f"{name}[{_id(variant)}|{_id(base)}]")
+    for name in NAMES
+    for variant in VARIANTS[name]
+    for base in BASE_OPTIONS
+]
 
 
 # ----------------------------------------------------------------- helpers
 def decaying(step: int) -> float:
     """A learning-rate schedule: step (updates already applied) -> lr."""
-    return 0.02 * 0.9 ** step + 0.001 * (step % 3)
+    return 0.02 * 0.9**step + 0.001 * (step % 3)
 
 
 def keras_class(name: str):
@@ -162,8 +174,7 @@ class Run:
         return self
 
     def check(self):
-        assert_matches(self.params, self.ref_params, self.path, self.reference,
-                       f"{self.name}({_id(self.options)})")
+        assert_matches(self.params, self.ref_params, self.path, self.reference, f"{self.name}({_id(self.options)})")
 
 
 def tolerance(ref_params, path, reference):
@@ -192,7 +203,8 @@ def assert_matches(actual, ref_params, path, reference, what: str):
                 f"{what}: array {k}: {int(bad.sum())} of {err.size} elements off the Keras reference; "
                 f"worst at {tuple(int(j) for j in i)}: fastmlp {a[i]!r}, reference {r[i]!r}, "
                 f"|diff| {err[i]:.3g} > tol {t[i]:.3g} (x{err[i] / t[i]:.3g}); path {d[i]:.3g}; "
-                f"median |diff|/path over the array {np.median(err / np.maximum(d, 1e-30)):.3g}")
+                f"median |diff|/path over the array {np.median(err / np.maximum(d, 1e-30)):.3g}"
+            )
 
 
 # ------------------------------------------------ every option, every size
@@ -205,8 +217,7 @@ def test_matches_keras_reference(name, options, size):
 
 
 # --------------------------------------- several arrays in one optimizer
-MULTI_OPTIONS = [dict(), dict(weight_decay=0.05), dict(clipnorm=0.3), dict(global_clipnorm=0.3),
-                 dict(clipvalue=0.05)]
+MULTI_OPTIONS = [dict(), dict(weight_decay=0.05), dict(clipnorm=0.3), dict(global_clipnorm=0.3), dict(clipvalue=0.05)]
 
 
 @pytest.mark.parametrize("options", MULTI_OPTIONS, ids=_id)
@@ -238,8 +249,7 @@ def test_clipnorm_and_global_clipnorm_are_told_apart():
 
 
 # ------------------------------------------------------------------ threads
-@pytest.mark.parametrize("options", [dict(), dict(clipnorm=1.0, weight_decay=0.01), dict(global_clipnorm=1.0)],
-                         ids=_id)
+@pytest.mark.parametrize("options", [dict(), dict(clipnorm=1.0, weight_decay=0.01), dict(global_clipnorm=1.0)], ids=_id)
 @pytest.mark.parametrize("name", NAMES)
 def test_one_and_two_threads_agree_bit_for_bit(name, options):
     rng = np.random.default_rng(11)
@@ -266,7 +276,7 @@ class TorchStyleAdam(ref.Adam):
         b1, b2, t = self.beta_1, self.beta_2, self.t
         self.m[i] = b1 * self.m[i] + (1 - b1) * g
         self.v[i] = b2 * self.v[i] + (1 - b2) * g * g
-        m_hat, v_hat = self.m[i] / (1 - b1 ** t), self.v[i] / (1 - b2 ** t)
+        m_hat, v_hat = self.m[i] / (1 - b1**t), self.v[i] / (1 - b2**t)
         return p - lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
 
 
@@ -291,8 +301,11 @@ WRONG_CONVENTIONS = {
     "rmsprop-eps": ("RMSprop", dict(learning_rate=0.01), RMSpropEpsOutside),
     # eps placement only shows while the accumulator is small: start it at 0
     "adagrad-eps": ("Adagrad", dict(learning_rate=0.01, initial_accumulator_value=0.0), AdagradEpsOutside),
-    "adagrad-initial-accumulator": ("Adagrad", dict(learning_rate=0.01),  # PyTorch starts at 0
-                                    lambda **o: ref.Adagrad(**o, initial_accumulator_value=0.0)),
+    "adagrad-initial-accumulator": (
+        "Adagrad",
+        dict(learning_rate=0.01),  # PyTorch starts at 0
+        lambda **o: ref.Adagrad(**o, initial_accumulator_value=0.0),
+    ),
 }
 
 
@@ -308,53 +321,70 @@ def test_tolerance_tells_conventions_apart(case):
         grads = [gradients(run.rng, p.shape, -7.0, -5.0) for p in run.params]  # tiny gradients
         wrong_params = wrong.step(wrong_params, grads)
         run.step(grads)
-    assert worst_ratio(wrong_params, run.ref_params, run.path, run.reference) > 100, \
+    assert worst_ratio(wrong_params, run.ref_params, run.path, run.reference) > 100, (
         "the tolerance is too loose to tell the conventions apart"
-    assert worst_ratio(run.params, wrong_params, run.path, run.reference) > 10, \
+    )
+    assert worst_ratio(run.params, wrong_params, run.path, run.reference) > 10, (
         f"fastmlp's {name} follows the other (non-Keras) convention ({case})"
+    )
     run.check()
 
 
 # -------------------------------------------------------- property-based
 FRACTION = st.floats(0.0, 0.99)
-LOG_LR = st.floats(-4.0, -0.5).map(lambda e: 10.0 ** e)
-LOG_EPS = st.floats(-8.0, -3.0).map(lambda e: 10.0 ** e)
+LOG_LR = st.floats(-4.0, -0.5).map(lambda e: 10.0**e)
+LOG_EPS = st.floats(-8.0, -3.0).map(lambda e: 10.0**e)
 # beta_2 up to Keras's default 0.999: beyond it 1 - beta_2**t, computed in float32
 # as Keras itself does for float32 variables, loses more than the tolerance
 # (at 0.9999 and t = 2 it is 2e-4 from a 6e-8 rounding: 3e-4 relative).
 BETA_2 = st.floats(0.5, 0.999)
 BASE_STRATEGY = st.one_of(
     st.just({}),
-    st.floats(-4.0, -1.0).map(lambda e: dict(weight_decay=10.0 ** e)),
-    st.floats(-2.0, 1.0).map(lambda e: dict(clipnorm=10.0 ** e)),
-    st.floats(-2.0, 1.0).map(lambda e: dict(global_clipnorm=10.0 ** e)),
-    st.floats(-4.0, 0.0).map(lambda e: dict(clipvalue=10.0 ** e)),
+    st.floats(-4.0, -1.0).map(lambda e: dict(weight_decay=10.0**e)),
+    st.floats(-2.0, 1.0).map(lambda e: dict(clipnorm=10.0**e)),
+    st.floats(-2.0, 1.0).map(lambda e: dict(global_clipnorm=10.0**e)),
+    st.floats(-4.0, 0.0).map(lambda e: dict(clipvalue=10.0**e)),
 )
 # Modest by default (the file runs in seconds); KERAS_OPTIM_EXAMPLES=500 for a deeper search.
 EXAMPLES = int(os.environ.get("KERAS_OPTIM_EXAMPLES", "12"))
 HYPER = {
     # nesterov only with momentum (Keras ignores it without; the API note may refuse it)
-    "SGD": st.fixed_dictionaries({"learning_rate": LOG_LR, "momentum": st.floats(0.0, 0.95),
-                                  "nesterov": st.booleans()}).map(
-        lambda d: {**d, "nesterov": d["nesterov"] and d["momentum"] > 0}),
-    "RMSprop": st.fixed_dictionaries({"learning_rate": LOG_LR, "rho": st.floats(0.5, 0.999),
-                                      "momentum": st.floats(0.0, 0.95), "epsilon": LOG_EPS,
-                                      "centered": st.booleans()}),
-    "Adam": st.fixed_dictionaries({"learning_rate": LOG_LR, "beta_1": FRACTION, "beta_2": BETA_2,
-                                   "epsilon": LOG_EPS, "amsgrad": st.booleans()}),
-    "AdamW": st.fixed_dictionaries({"learning_rate": LOG_LR, "beta_1": FRACTION, "beta_2": BETA_2,
-                                    "epsilon": LOG_EPS, "amsgrad": st.booleans(),
-                                    "weight_decay": st.floats(0.0, 0.5)}),
-    "Adagrad": st.fixed_dictionaries({"learning_rate": LOG_LR, "initial_accumulator_value": st.floats(0.0, 1.0),
-                                      "epsilon": LOG_EPS}),
-    "Adamax": st.fixed_dictionaries({"learning_rate": LOG_LR, "beta_1": FRACTION, "beta_2": BETA_2,
-                                     "epsilon": LOG_EPS}),
-    "Nadam": st.fixed_dictionaries({"learning_rate": LOG_LR, "beta_1": FRACTION, "beta_2": BETA_2,
-                                    "epsilon": LOG_EPS}),
-    "Adadelta": st.fixed_dictionaries({"learning_rate": st.floats(-3.0, 0.0).map(lambda e: 10.0 ** e),
-                                       "rho": st.floats(0.5, 0.99), "epsilon": LOG_EPS}),
-    "Lion": st.fixed_dictionaries({"learning_rate": LOG_LR, "beta_1": st.floats(0.01, 0.99),
-                                   "beta_2": FRACTION}),
+    "SGD": st.fixed_dictionaries(
+        {"learning_rate": LOG_LR, "momentum": st.floats(0.0, 0.95), "nesterov": st.booleans()}
+    ).map(lambda d: {**d, "nesterov": d["nesterov"] and d["momentum"] > 0}),
+    "RMSprop": st.fixed_dictionaries(
+        {
+            "learning_rate": LOG_LR,
+            "rho": st.floats(0.5, 0.999),
+            "momentum": st.floats(0.0, 0.95),
+            "epsilon": LOG_EPS,
+            "centered": st.booleans(),
+        }
+    ),
+    "Adam": st.fixed_dictionaries(
+        {"learning_rate": LOG_LR, "beta_1": FRACTION, "beta_2": BETA_2, "epsilon": LOG_EPS, "amsgrad": st.booleans()}
+    ),
+    "AdamW": st.fixed_dictionaries(
+        {
+            "learning_rate": LOG_LR,
+            "beta_1": FRACTION,
+            "beta_2": BETA_2,
+            "epsilon": LOG_EPS,
+            "amsgrad": st.booleans(),
+            "weight_decay": st.floats(0.0, 0.5),
+        }
+    ),
+    "Adagrad": st.fixed_dictionaries(
+        {"learning_rate": LOG_LR, "initial_accumulator_value": st.floats(0.0, 1.0), "epsilon": LOG_EPS}
+    ),
+    "Adamax": st.fixed_dictionaries(
+        {"learning_rate": LOG_LR, "beta_1": FRACTION, "beta_2": BETA_2, "epsilon": LOG_EPS}
+    ),
+    "Nadam": st.fixed_dictionaries({"learning_rate": LOG_LR, "beta_1": FRACTION, "beta_2": BETA_2, "epsilon": LOG_EPS}),
+    "Adadelta": st.fixed_dictionaries(
+        {"learning_rate": st.floats(-3.0, 0.0).map(lambda e: 10.0**e), "rho": st.floats(0.5, 0.99), "epsilon": LOG_EPS}
+    ),
+    "Lion": st.fixed_dictionaries({"learning_rate": LOG_LR, "beta_1": st.floats(0.01, 0.99), "beta_2": FRACTION}),
 }
 
 
@@ -367,8 +397,7 @@ def test_property_matches_reference(name, data):
         base = data.draw(BASE_STRATEGY.filter(lambda b: "weight_decay" not in b), label="base")
     else:
         base = data.draw(BASE_STRATEGY, label="base")
-    sizes = data.draw(st.lists(st.sampled_from([1, 2, 3, 7, 64, 1000, 33_000]), min_size=1, max_size=2),
-                      label="sizes")
+    sizes = data.draw(st.lists(st.sampled_from([1, 2, 3, 7, 64, 1000, 33_000]), min_size=1, max_size=2), label="sizes")
     steps = data.draw(st.integers(1, 15), label="steps")
     seed = data.draw(st.integers(0, 2**31), label="seed")
     run = Run(name, {**options, **base}, [(s,) for s in sizes], seed=seed, cache=False).run(steps)
@@ -389,15 +418,20 @@ def test_defaults_are_keras_defaults(name):
     config = opt.get_config()
     for argument, value in {**ref.BASE_DEFAULTS, **ref.KERAS_DEFAULTS[name]}.items():
         if argument in signature:
-            assert signature[argument].default == value, \
+            assert signature[argument].default == value, (
                 f"{name}({argument}=...) defaults to {signature[argument].default!r}; Keras 3: {value!r}"
+            )
         else:
             assert argument in ref.BASE_DEFAULTS and takes_kwargs, f"{name} takes no {argument} argument"
             cls(**{argument: 1.0})  # accepted through **kwargs
         if hasattr(opt, argument):
-            assert getattr(opt, argument) == value, f"{name}().{argument} = {getattr(opt, argument)!r}; Keras 3: {value!r}"
+            assert getattr(opt, argument) == value, (
+                f"{name}().{argument} = {getattr(opt, argument)!r}; Keras 3: {value!r}"
+            )
         if argument in config:
-            assert config[argument] == value, f"{name}().get_config()[{argument!r}] = {config[argument]!r}; Keras 3: {value!r}"
+            assert config[argument] == value, (
+                f"{name}().get_config()[{argument!r}] = {config[argument]!r}; Keras 3: {value!r}"
+            )
     assert opt.learning_rate == ref.KERAS_DEFAULTS[name]["learning_rate"]
 
 
@@ -406,8 +440,12 @@ INVALID = [
     *[(n, dict(weight_decay=-0.1), "weight_decay") for n in NAMES],
     *[(n, {clip: -1.0}, clip) for n in NAMES for clip in ("clipnorm", "clipvalue", "global_clipnorm")],
     *[(n, dict(epsilon=-1e-7), "epsilon") for n in NAMES if "epsilon" in ref.KERAS_DEFAULTS[n]],
-    *[(n, {b: v}, b) for n in ("Adam", "AdamW", "Adamax", "Nadam") for b in ("beta_1", "beta_2")
-      for v in (-0.1, 1.0, 1.5)],
+    *[
+        (n, {b: v}, b)
+        for n in ("Adam", "AdamW", "Adamax", "Nadam")
+        for b in ("beta_1", "beta_2")
+        for v in (-0.1, 1.0, 1.5)
+    ],
     *[("Lion", {b: v}, b) for b in ("beta_1", "beta_2") for v in (-0.1, 1.5)],
     ("SGD", dict(momentum=-0.1), "momentum"),
     ("RMSprop", dict(momentum=-0.1), "momentum"),
@@ -417,8 +455,7 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize("name, options, argument", INVALID,
-                         ids=[f"{n}-{_id(o)}" for n, o, _ in INVALID])
+@pytest.mark.parametrize("name, options, argument", INVALID, ids=[f"{n}-{_id(o)}" for n, o, _ in INVALID])
 def test_invalid_hyperparameters_raise_naming_the_argument(name, options, argument):
     with pytest.raises(ValueError, match=argument):
         keras_class(name)([np.zeros(3, np.float32)], **options)
@@ -426,9 +463,16 @@ def test_invalid_hyperparameters_raise_naming_the_argument(name, options, argume
         keras_class(name)(**options)
 
 
-@pytest.mark.parametrize("clips", [("clipnorm", "clipvalue"), ("clipnorm", "global_clipnorm"),
-                                   ("clipvalue", "global_clipnorm"),
-                                   ("clipnorm", "clipvalue", "global_clipnorm")], ids="+".join)
+@pytest.mark.parametrize(
+    "clips",
+    [
+        ("clipnorm", "clipvalue"),
+        ("clipnorm", "global_clipnorm"),
+        ("clipvalue", "global_clipnorm"),
+        ("clipnorm", "clipvalue", "global_clipnorm"),
+    ],
+    ids="+".join,
+)
 @pytest.mark.parametrize("name", NAMES)
 def test_more_than_one_clip_raises(name, clips):
     with pytest.raises(ValueError, match="|".join(clips)):
@@ -436,11 +480,20 @@ def test_more_than_one_clip_raises(name, clips):
 
 
 # ------------------------------------------------------------ state dict
-@pytest.mark.parametrize("options", [dict(), dict(clipnorm=0.5, weight_decay=0.01),
-                                     dict(learning_rate=lambda step: decaying(step), global_clipnorm=0.5)],
-                         ids=["plain", "clipnorm,weight_decay", "schedule,global_clipnorm"])
-@pytest.mark.parametrize("name, variant", [(n, v) for n in NAMES for v in VARIANTS[n][:2]],
-                         ids=[f"{n}[{_id(v)}]" for n in NAMES for v in VARIANTS[n][:2]])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(clipnorm=0.5, weight_decay=0.01),
+        dict(learning_rate=lambda step: decaying(step), global_clipnorm=0.5),
+    ],
+    ids=["plain", "clipnorm,weight_decay", "schedule,global_clipnorm"],
+)
+@pytest.mark.parametrize(
+    "name, variant",
+    [(n, v) for n in NAMES for v in VARIANTS[n][:2]],
+    ids=[f"{n}[{_id(v)}]" for n in NAMES for v in VARIANTS[n][:2]],
+)
 def test_state_dict_round_trip_continues_bit_identically(name, variant, options):
     options = {**variant, **options}
     rng = np.random.default_rng(7)
@@ -486,8 +539,7 @@ def assert_state_equal(a, b, where="state"):
 SCHEDULE_CASES = [(n, v) for n in NAMES for v in VARIANTS[n]]
 
 
-@pytest.mark.parametrize("name, variant", SCHEDULE_CASES,
-                         ids=[f"{n}[{_id(v)}]" for n, v in SCHEDULE_CASES])
+@pytest.mark.parametrize("name, variant", SCHEDULE_CASES, ids=[f"{n}[{_id(v)}]" for n, v in SCHEDULE_CASES])
 def test_schedule_as_learning_rate(name, variant):
     """learning_rate=callable(step) is called with the number of updates
     already applied (0 first); the same lr drives weight decay and the update.
@@ -528,13 +580,25 @@ def test_schedule_momentum_form_is_told_apart():
 
 
 # ---------------------------------------------------------- by name
-KERAS_NAMES = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop", "adagrad": "Adagrad", "adamw": "AdamW",
-               "adamax": "Adamax", "nadam": "Nadam", "adadelta": "Adadelta", "lion": "Lion"}
+KERAS_NAMES = {
+    "sgd": "SGD",
+    "adam": "Adam",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+    "adamw": "AdamW",
+    "adamax": "Adamax",
+    "nadam": "Nadam",
+    "adadelta": "Adadelta",
+    "lion": "Lion",
+}
 
 
 def tiny_model(seed=0):
-    return fastmlp.Sequential([fastmlp.layers.Dense(4, activation="relu"),
-                               fastmlp.layers.Dense(3, activation="softmax")], input_dim=5, seed=seed)
+    return fastmlp.Sequential(
+        [fastmlp.layers.Dense(4, activation="relu"), fastmlp.layers.Dense(3, activation="softmax")],
+        input_dim=5,
+        seed=seed,
+    )
 
 
 @pytest.mark.parametrize("identifier", list(KERAS_NAMES) + ["Adam", "RMSProp"])
@@ -551,14 +615,18 @@ def split_flat(model, flat):
     out, offset = [], 0
     for s in shapes:
         n = int(np.prod(s))
-        out.append(np.asarray(flat[offset:offset + n], np.float64).reshape(s))
+        out.append(np.asarray(flat[offset : offset + n], np.float64).reshape(s))
         offset += n
     assert offset == flat.size
     return out
 
 
-COMPILED_OPTIONS = [dict(clipnorm=0.05), dict(global_clipnorm=0.05), dict(weight_decay=0.1),
-                    dict(learning_rate=decaying, clipnorm=0.05, weight_decay=0.1)]
+COMPILED_OPTIONS = [
+    dict(clipnorm=0.05),
+    dict(global_clipnorm=0.05),
+    dict(weight_decay=0.1),
+    dict(learning_rate=decaying, clipnorm=0.05, weight_decay=0.1),
+]
 
 
 @pytest.mark.parametrize("options", COMPILED_OPTIONS, ids=lambda o: _id(o).replace(repr(decaying), "schedule"))
@@ -587,9 +655,11 @@ def test_compiled_model_matches_reference(name, options):
     assert_matches(split_flat(model, model.weights), ref_params, path, reference, f"compiled {name}({_id(options)})")
 
 
-@pytest.mark.parametrize("options", [dict(learning_rate=decaying, clipnorm=0.05, weight_decay=0.1),
-                                     dict(learning_rate=decaying, global_clipnorm=0.05)],
-                         ids=["schedule,clipnorm,weight_decay", "schedule,global_clipnorm"])
+@pytest.mark.parametrize(
+    "options",
+    [dict(learning_rate=decaying, clipnorm=0.05, weight_decay=0.1), dict(learning_rate=decaying, global_clipnorm=0.05)],
+    ids=["schedule,clipnorm,weight_decay", "schedule,global_clipnorm"],
+)
 @pytest.mark.parametrize("name", ["Adam", "Nadam", "SGD"])
 def test_fit_equals_train_on_batch(name, options):
     """fit() runs its epochs in C++ with the schedule's rates handed over in
@@ -603,7 +673,7 @@ def test_fit_equals_train_on_batch(name, options):
     fitted.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
     for _ in range(2):
         for start in range(0, 70, 16):
-            stepped.train_on_batch(x[start:start + 16], y[start:start + 16])
+            stepped.train_on_batch(x[start : start + 16], y[start : start + 16])
     assert fitted.optimizer.iterations == stepped.optimizer.iterations == 10
     np.testing.assert_array_equal(fitted.weights, stepped.weights)
 

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import fastmlp
+from conftest import reference_mlp
 from fastmlp import optim
 from fastmlp.layers import Dense
 from fastmlp.optim import schedules
-from conftest import reference_mlp
 
 KERAS_NAMES = ["sgd", "adam", "rmsprop", "adagrad", "adamw", "adamax", "nadam", "adadelta", "lion"]
 
@@ -21,8 +21,7 @@ def toy(n=96, features=10, classes=3, seed=0):
 
 
 def toy_model(optimizer, seed=0):
-    model = fastmlp.Sequential([Dense(12, activation="tanh"), Dense(3, activation="softmax")], input_dim=10,
-                               seed=seed)
+    model = fastmlp.Sequential([Dense(12, activation="tanh"), Dense(3, activation="softmax")], input_dim=10, seed=seed)
     model.compile(optimizer=optimizer, metrics=["accuracy"])
     return model
 
@@ -44,12 +43,15 @@ def flat_layer_views(model):
     return [v for layer in model.layers for v in (layer.kernel, layer.bias)]
 
 
-@pytest.mark.parametrize("make", [
-    lambda: optim.keras.Adam(learning_rate=0.01, clipnorm=0.05),
-    lambda: optim.keras.SGD(learning_rate=0.1, momentum=0.9, global_clipnorm=0.1),
-    lambda: optim.keras.RMSprop(clipvalue=1e-3, weight_decay=0.1),
-    lambda: optim.NAdam(lr=0.01, weight_decay=0.01),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optim.keras.Adam(learning_rate=0.01, clipnorm=0.05),
+        lambda: optim.keras.SGD(learning_rate=0.1, momentum=0.9, global_clipnorm=0.1),
+        lambda: optim.keras.RMSprop(clipvalue=1e-3, weight_decay=0.1),
+        lambda: optim.NAdam(lr=0.01, weight_decay=0.01),
+    ],
+)
 def test_the_flat_buffer_update_equals_per_array_updates(make):
     # A compiled optimizer updates the model's one flat buffer; clipnorm must
     # still act per tensor (each kernel and bias), as Keras does per variable.
@@ -74,7 +76,7 @@ def test_a_schedule_in_fit_gives_each_step_its_rate():
     stepped = toy_model(optim.keras.SGD(learning_rate=schedule))
     for _ in range(2):
         for start in range(0, 50, 8):
-            stepped.train_on_batch(x[start:start + 8], y[start:start + 8])
+            stepped.train_on_batch(x[start : start + 8], y[start : start + 8])
     np.testing.assert_array_equal(fitted.weights, stepped.weights)
     assert fitted.optimizer.iterations == 14
     assert fitted.optimizer.learning_rate == pytest.approx(0.2 * 0.5 ** (14 / 3))
@@ -125,6 +127,12 @@ def test_reference_mlp_with_keras_adam_and_rmsprop(mnist, name, threshold):
     fastmlp.set_num_threads(2)
     model = reference_mlp(seed=0)
     model.compile(optimizer=name, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train[5000:], y_train[5000:], validation_data=(x_train[:5000], y_train[:5000]),
-              batch_size=32, epochs=5, verbose=0)
+    model.fit(
+        x_train[5000:],
+        y_train[5000:],
+        validation_data=(x_train[:5000], y_train[:5000]),
+        batch_size=32,
+        epochs=5,
+        verbose=0,
+    )
     assert model.evaluate(x_test, y_test)[1] >= threshold

@@ -57,7 +57,7 @@ def test_standalone_sgd_updates_arrays_in_place():
 
 
 def test_defaults_follow_each_framework():
-    assert SGD().lr == 1e-3            # torch.optim.SGD
+    assert SGD().lr == 1e-3  # torch.optim.SGD
     assert keras_optim.SGD().learning_rate == 0.01  # keras.optimizers.SGD
     model = fastmlp.Sequential([fastmlp.layers.Dense(2, activation="softmax")], input_dim=3)
     model.compile(optimizer="sgd")

@@ -203,7 +203,8 @@ class Trajectory:
                     f"{self.steps_done} steps: {bad.size} of {f.size} elements outside the tolerance; "
                     f"worst element {j}: fastmlp {f[j]!r} reference {r[j]!r} (float32 twin {w!r}) "
                     f"|diff| {abs(f[j] - r[j]):.3e} = {ratio.ravel()[j]:.3g} x tolerance "
-                    f"(L={self.reference.path[i].ravel()[j]:.3e})")
+                    f"(L={self.reference.path[i].ravel()[j]:.3e})"
+                )
         assert self.opt.iterations == self.steps_done
         return self
 
@@ -218,41 +219,107 @@ def _grid():
     for momentum, dampening, nesterov in [(0, 0, False), (0.9, 0, False), (0.9, 0.3, False), (0.9, 0, True)]:
         for wd in (0, 0.01):
             for maximize in (False, True):
-                cases.append(("SGD", dict(lr=0.01, momentum=momentum, dampening=dampening,
-                                          weight_decay=wd, nesterov=nesterov, maximize=maximize)))
+                cases.append(
+                    (
+                        "SGD",
+                        dict(
+                            lr=0.01,
+                            momentum=momentum,
+                            dampening=dampening,
+                            weight_decay=wd,
+                            nesterov=nesterov,
+                            maximize=maximize,
+                        ),
+                    )
+                )
     for lr_decay in (0, 0.05):
         for wd in (0, 0.01):
             for iav in (0, 0.1):
                 for maximize in (False, True):
-                    cases.append(("Adagrad", dict(lr=0.05, lr_decay=lr_decay, weight_decay=wd,
-                                                  initial_accumulator_value=iav, eps=1e-10, maximize=maximize)))
+                    cases.append(
+                        (
+                            "Adagrad",
+                            dict(
+                                lr=0.05,
+                                lr_decay=lr_decay,
+                                weight_decay=wd,
+                                initial_accumulator_value=iav,
+                                eps=1e-10,
+                                maximize=maximize,
+                            ),
+                        )
+                    )
     for centered in (False, True):
         for momentum in (0, 0.9):
             for wd in (0, 0.01):
                 for maximize in (False, True):
-                    cases.append(("RMSprop", dict(lr=1e-3, alpha=0.99, eps=1e-8, weight_decay=wd,
-                                                  momentum=momentum, centered=centered, maximize=maximize)))
+                    cases.append(
+                        (
+                            "RMSprop",
+                            dict(
+                                lr=1e-3,
+                                alpha=0.99,
+                                eps=1e-8,
+                                weight_decay=wd,
+                                momentum=momentum,
+                                centered=centered,
+                                maximize=maximize,
+                            ),
+                        )
+                    )
     for name, wds in (("Adam", (0, 0.01)), ("AdamW", (0, 0.1))):
         for amsgrad in (False, True):
             for wd in wds:
                 for maximize in (False, True):
-                    cases.append((name, dict(lr=3e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd,
-                                             amsgrad=amsgrad, maximize=maximize)))
+                    cases.append(
+                        (
+                            name,
+                            dict(
+                                lr=3e-3,
+                                betas=(0.9, 0.999),
+                                eps=1e-8,
+                                weight_decay=wd,
+                                amsgrad=amsgrad,
+                                maximize=maximize,
+                            ),
+                        )
+                    )
     for wd in (0, 0.01):
         for maximize in (False, True):
-            cases.append(("Adamax", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd,
-                                         maximize=maximize)))
+            cases.append(("Adamax", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd, maximize=maximize)))
     for wd, decoupled in ((0, False), (0.01, False), (0.1, True)):
         for momentum_decay in (4e-3, 0.1):
             for maximize in (False, True):
-                cases.append(("NAdam", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd,
-                                            momentum_decay=momentum_decay, decoupled_weight_decay=decoupled,
-                                            maximize=maximize)))
+                cases.append(
+                    (
+                        "NAdam",
+                        dict(
+                            lr=2e-3,
+                            betas=(0.9, 0.999),
+                            eps=1e-8,
+                            weight_decay=wd,
+                            momentum_decay=momentum_decay,
+                            decoupled_weight_decay=decoupled,
+                            maximize=maximize,
+                        ),
+                    )
+                )
     for wd, decoupled in ((0, False), (0.01, False), (0.1, True)):
         for maximize in (False, True):
             # default betas: rho_t crosses 5 at t = 6, so both branches run
-            cases.append(("RAdam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd,
-                                        decoupled_weight_decay=decoupled, maximize=maximize)))
+            cases.append(
+                (
+                    "RAdam",
+                    dict(
+                        lr=1e-3,
+                        betas=(0.9, 0.999),
+                        eps=1e-8,
+                        weight_decay=wd,
+                        decoupled_weight_decay=decoupled,
+                        maximize=maximize,
+                    ),
+                )
+            )
     for rho in (0.9, 0.5):
         for wd in (0, 0.01):
             for maximize in (False, True):
@@ -268,11 +335,21 @@ GRID = _grid()
 
 def _id(case):
     name, kwargs = case
-    short = {"weight_decay": "wd", "momentum": "mom", "dampening": "damp", "maximize": "max",
-             "nesterov": "nest", "initial_accumulator_value": "iav", "decoupled_weight_decay": "dwd",
-             "momentum_decay": "mdecay", "centered": "cent", "amsgrad": "ams"}
-    parts = [f"{short.get(k, k)}={v}" for k, v in kwargs.items() if k not in ("lr", "betas", "eps")
-             and v not in (False,)]
+    short = {
+        "weight_decay": "wd",
+        "momentum": "mom",
+        "dampening": "damp",
+        "maximize": "max",
+        "nesterov": "nest",
+        "initial_accumulator_value": "iav",
+        "decoupled_weight_decay": "dwd",
+        "momentum_decay": "mdecay",
+        "centered": "cent",
+        "amsgrad": "ams",
+    }
+    parts = [
+        f"{short.get(k, k)}={v}" for k, v in kwargs.items() if k not in ("lr", "betas", "eps") and v not in (False,)
+    ]
     return name + ("[" + ",".join(parts) + "]" if parts else "")
 
 
@@ -348,7 +425,7 @@ class AdamEpsInsideSqrt(ref.Adam):
         m = b1 * self._buffer("exp_avg", p) + (1 - b1) * g
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
-        return p - lr * (m / (1 - b1 ** t)) / np.sqrt(v / (1 - b2 ** t) + self.eps)
+        return p - lr * (m / (1 - b1**t)) / np.sqrt(v / (1 - b2**t) + self.eps)
 
 
 class AdamEpsHat(ref.Adam):
@@ -362,7 +439,7 @@ class AdamEpsHat(ref.Adam):
         m = b1 * self._buffer("exp_avg", p) + (1 - b1) * g
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
-        return p - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + self.eps)
+        return p - lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + self.eps)
 
 
 class SGDDampedFirstBuffer(ref.SGD):
@@ -402,7 +479,7 @@ class AdamaxEpsOutsideMax(ref.Adamax):
         m = b1 * self._buffer("exp_avg", p) + (1 - b1) * g
         u = np.maximum(b2 * self._buffer("exp_inf", p), np.abs(g))
         self.state["exp_avg"], self.state["exp_inf"] = m, u
-        return p - self._current_lr() / (1 - b1 ** self.t) * m / (u + self.eps)
+        return p - self._current_lr() / (1 - b1**self.t) * m / (u + self.eps)
 
 
 class NAdamOldMuProduct(ref.NAdam):
@@ -418,7 +495,7 @@ class NAdamOldMuProduct(ref.NAdam):
         m = b1 * self._buffer("exp_avg", p) + (1 - b1) * g
         v = b2 * self._buffer("exp_avg_sq", p) + (1 - b2) * g * g
         self.state["exp_avg"], self.state["exp_avg_sq"] = m, v
-        denom = np.sqrt(v / (1 - b2 ** t)) + self.eps
+        denom = np.sqrt(v / (1 - b2**t)) + self.eps
         p = p - (lr * (1 - mu) / (1 - self.mu_product)) * g / denom
         return p - (lr * mu_next / (1 - self.mu_product * mu * mu_next)) * m / denom
 
@@ -435,7 +512,7 @@ class RAdamAdamEps(ref.RAdam):
     def step(self, param, grad):
         t = self.t + 1
         saved = self.eps
-        self.eps = saved * math.sqrt(1 - self.beta2 ** t)  # sqrt(v)+eps*sqrt(bc2) == sqrt(bc2)*(sqrt(v/bc2)+eps)
+        self.eps = saved * math.sqrt(1 - self.beta2**t)  # sqrt(v)+eps*sqrt(bc2) == sqrt(bc2)*(sqrt(v/bc2)+eps)
         try:
             return super().step(param, grad)
         finally:
@@ -502,43 +579,84 @@ def _hyper(name):
     wd = st.sampled_from([0.0]) | st.floats(1e-4, 0.1)
     flag = st.booleans()
     if name == "SGD":
+
         def sgd(momentum, dampening, nesterov, **rest):
             if nesterov:
                 momentum, dampening = max(momentum, 0.01), 0.0
             return dict(momentum=momentum, dampening=dampening, nesterov=nesterov, **rest)
-        return st.builds(sgd, momentum=st.floats(0, 0.99), dampening=st.floats(0, 0.9), nesterov=flag,
-                         lr=lr, weight_decay=wd, maximize=flag)
+
+        return st.builds(
+            sgd,
+            momentum=st.floats(0, 0.99),
+            dampening=st.floats(0, 0.9),
+            nesterov=flag,
+            lr=lr,
+            weight_decay=wd,
+            maximize=flag,
+        )
     if name == "Adagrad":
-        return st.fixed_dictionaries(dict(lr=lr, lr_decay=st.floats(0, 0.5), weight_decay=wd,
-                                          initial_accumulator_value=st.floats(0, 1), eps=eps, maximize=flag))
+        return st.fixed_dictionaries(
+            dict(
+                lr=lr,
+                lr_decay=st.floats(0, 0.5),
+                weight_decay=wd,
+                initial_accumulator_value=st.floats(0, 1),
+                eps=eps,
+                maximize=flag,
+            )
+        )
     if name == "RMSprop":
-        return st.fixed_dictionaries(dict(lr=st.floats(1e-4, 1e-2), alpha=st.floats(0.5, 0.999), eps=eps,
-                                          weight_decay=wd, momentum=st.floats(0, 0.95), centered=flag,
-                                          maximize=flag))
+        return st.fixed_dictionaries(
+            dict(
+                lr=st.floats(1e-4, 1e-2),
+                alpha=st.floats(0.5, 0.999),
+                eps=eps,
+                weight_decay=wd,
+                momentum=st.floats(0, 0.95),
+                centered=flag,
+                maximize=flag,
+            )
+        )
     if name in ("Adam", "AdamW"):
-        return st.fixed_dictionaries(dict(lr=lr, betas=st.tuples(beta, beta), eps=eps, weight_decay=wd,
-                                          amsgrad=flag, maximize=flag))
+        return st.fixed_dictionaries(
+            dict(lr=lr, betas=st.tuples(beta, beta), eps=eps, weight_decay=wd, amsgrad=flag, maximize=flag)
+        )
     if name == "Adamax":
-        return st.fixed_dictionaries(dict(lr=lr, betas=st.tuples(beta, beta), eps=eps, weight_decay=wd,
-                                          maximize=flag))
+        return st.fixed_dictionaries(dict(lr=lr, betas=st.tuples(beta, beta), eps=eps, weight_decay=wd, maximize=flag))
     if name == "NAdam":
-        return st.fixed_dictionaries(dict(lr=lr, betas=st.tuples(beta, beta), eps=eps, weight_decay=wd,
-                                          momentum_decay=st.floats(0, 0.1), decoupled_weight_decay=flag,
-                                          maximize=flag))
+        return st.fixed_dictionaries(
+            dict(
+                lr=lr,
+                betas=st.tuples(beta, beta),
+                eps=eps,
+                weight_decay=wd,
+                momentum_decay=st.floats(0, 0.1),
+                decoupled_weight_decay=flag,
+                maximize=flag,
+            )
+        )
     if name == "RAdam":
-        return st.fixed_dictionaries(dict(lr=lr, betas=st.tuples(beta, beta), eps=eps, weight_decay=wd,
-                                          decoupled_weight_decay=flag, maximize=flag))
+        return st.fixed_dictionaries(
+            dict(
+                lr=lr, betas=st.tuples(beta, beta), eps=eps, weight_decay=wd, decoupled_weight_decay=flag, maximize=flag
+            )
+        )
     if name == "Adadelta":
-        return st.fixed_dictionaries(dict(lr=st.floats(1e-2, 1.0), rho=st.floats(0, 0.99), eps=eps,
-                                          weight_decay=wd, maximize=flag))
+        return st.fixed_dictionaries(
+            dict(lr=st.floats(1e-2, 1.0), rho=st.floats(0, 0.99), eps=eps, weight_decay=wd, maximize=flag)
+        )
     if name == "Lion":
         return st.fixed_dictionaries(dict(lr=lr, betas=st.tuples(beta, beta), weight_decay=wd, maximize=flag))
     raise KeyError(name)
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=12, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data(), size=st.integers(1, 300), steps=st.integers(1, 25), seed=st.integers(0, 2**16))
 def test_property_matches_torch_rule(name, data, size, steps, seed):
     kwargs = data.draw(_hyper(name), label="hyperparameters")
@@ -558,10 +676,16 @@ TORCH_DEFAULTS = {
     "Adam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, maximize=False),
     "AdamW": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False),
     "Adamax": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False),
-    "NAdam": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
-                  decoupled_weight_decay=False, maximize=False),
-    "RAdam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
-                  maximize=False),
+    "NAdam": dict(
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        maximize=False,
+    ),
+    "RAdam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False, maximize=False),
     "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False),
     "Lion": dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False),
 }
@@ -597,8 +721,11 @@ INVALID = [
     *[(n, dict(lr=float("nan")), r"\blr\b") for n in NAMES],
     *[(n, dict(weight_decay=-0.1), r"weight_decay") for n in NAMES],
     *[(n, dict(eps=-1e-8), r"eps") for n in NAMES if n not in ("SGD", "Lion")],
-    *[(n, dict(betas=b), r"beta") for n in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Lion")
-      for b in ((1.0, 0.999), (-0.1, 0.999), (0.9, 1.0), (0.9, -0.5))],
+    *[
+        (n, dict(betas=b), r"beta")
+        for n in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam", "Lion")
+        for b in ((1.0, 0.999), (-0.1, 0.999), (0.9, 1.0), (0.9, -0.5))
+    ],
     ("SGD", dict(momentum=-0.9), r"momentum"),
     ("SGD", dict(nesterov=True), r"(?i)nesterov"),
     ("SGD", dict(nesterov=True, momentum=0.9, dampening=0.1), r"(?i)nesterov"),
@@ -681,12 +808,11 @@ def test_learning_rate_schedule(name):
 
     def schedule(step):
         calls.append(step)
-        return 0.01 * 0.9 ** step
+        return 0.01 * 0.9**step
 
     kwargs = dict(RICH[name], lr=schedule)
     # the reference gets the same schedule, but must not feed `calls`
-    traj = Trajectory(name, kwargs, [(13, 7), (7,)], seed=6,
-                      ref_kwargs=dict(kwargs, lr=lambda step: 0.01 * 0.9 ** step))
+    traj = Trajectory(name, kwargs, [(13, 7), (7,)], seed=6, ref_kwargs=dict(kwargs, lr=lambda step: 0.01 * 0.9**step))
     traj.run(40).check()
     steps_seen = list(dict.fromkeys(calls))  # in order, without repeats
     assert steps_seen == list(range(40)), f"the schedule was called with {steps_seen[:5]}... (0 on the first update)"
@@ -696,14 +822,17 @@ def test_learning_rate_schedule(name):
 
 
 # ------------------------------------------------- moving averages at weight 1
-@pytest.mark.parametrize("name,kwargs,key", [
-    ("Adam", dict(betas=(0.0, 0.999)), "exp_avg"),
-    ("AdamW", dict(betas=(0.0, 0.999)), "exp_avg"),
-    ("Adamax", dict(betas=(0.0, 0.999)), "exp_avg"),
-    ("NAdam", dict(betas=(0.0, 0.999)), "exp_avg"),
-    ("RAdam", dict(betas=(0.0, 0.999)), "exp_avg"),
-    ("RMSprop", dict(alpha=0.0, centered=True), "grad_avg"),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,key",
+    [
+        ("Adam", dict(betas=(0.0, 0.999)), "exp_avg"),
+        ("AdamW", dict(betas=(0.0, 0.999)), "exp_avg"),
+        ("Adamax", dict(betas=(0.0, 0.999)), "exp_avg"),
+        ("NAdam", dict(betas=(0.0, 0.999)), "exp_avg"),
+        ("RAdam", dict(betas=(0.0, 0.999)), "exp_avg"),
+        ("RMSprop", dict(alpha=0.0, centered=True), "grad_avg"),
+    ],
+)
 def test_moving_average_with_weight_one_is_the_gradient(name, kwargs, key):
     # torch updates these averages with lerp(avg, g, w); at w = 1 - beta = 1 its
     # kernel (end - (end - self) * (1 - w) for w >= 0.5) returns g exactly, and
@@ -801,8 +930,10 @@ def tolerance_report():  # pragma: no cover - run by hand, see the module docstr
                 w[0], w[3] = fast, (kwargs, size)
             w[1], w[2] = max(w[1], twin), max(w[2], full)
     for name, (fast, twin, full, where) in worst.items():
-        print(f"{name:9s} fastmlp {fast:.3g}  float32 twin {twin:.3g}  (x RTOL term)   "
-              f"final {full:.3g}   worst at {where}")
+        print(
+            f"{name:9s} fastmlp {fast:.3g}  float32 twin {twin:.3g}  (x RTOL term)   "
+            f"final {full:.3g}   worst at {where}"
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

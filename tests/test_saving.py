@@ -25,11 +25,17 @@ def problem(n=96, features=10, classes=3, seed=0):
 
 
 def make_model(optimizer=None, seed=3, compile=True, **kwargs):
-    model = fastmlp.Sequential([Dense(12, activation="tanh"), Dense(3, activation="softmax", name="out")],
-                               input_dim=10, seed=seed, name="toy", **kwargs)
+    model = fastmlp.Sequential(
+        [Dense(12, activation="tanh"), Dense(3, activation="softmax", name="out")],
+        input_dim=10,
+        seed=seed,
+        name="toy",
+        **kwargs,
+    )
     if compile:
-        model.compile(optimizer=optimizer if optimizer is not None else optim.keras.SGD(learning_rate=0.1),
-                      metrics=["accuracy"])
+        model.compile(
+            optimizer=optimizer if optimizer is not None else optim.keras.SGD(learning_rate=0.1), metrics=["accuracy"]
+        )
     return model
 
 
@@ -138,9 +144,11 @@ RESUMABLE = {
     "torch-adam": lambda: optim.Adam(lr=0.01, betas=(0.8, 0.99)),
     "torch-nadam": lambda: optim.NAdam(lr=0.01),  # a scalar state (the momentum product)
     "keras-sgd-schedule": lambda: optim.keras.SGD(
-        learning_rate=schedules.ExponentialDecay(0.1, decay_steps=5, decay_rate=0.5), momentum=0.5),
+        learning_rate=schedules.ExponentialDecay(0.1, decay_steps=5, decay_rate=0.5), momentum=0.5
+    ),
     "torch-adamw-warmup-cosine": lambda: optim.AdamW(
-        lr=schedules.LinearWarmup(schedules.CosineDecay(0.02, decay_steps=20), warmup_steps=4)),
+        lr=schedules.LinearWarmup(schedules.CosineDecay(0.02, decay_steps=20), warmup_steps=4)
+    ),
 }
 
 
@@ -171,8 +179,16 @@ def test_batch_norm_and_dropout_models_resume_too(tmp_path):
     if not all(hasattr(layers, n) for n in ("BatchNormalization", "Dropout")):
         pytest.skip("this build has no BatchNormalization/Dropout layers")
     x, y = problem()
-    a = fastmlp.Sequential([Dense(16, activation="relu"), layers.BatchNormalization(), layers.Dropout(0.25),
-                            Dense(3, activation="softmax")], input_dim=10, seed=11)
+    a = fastmlp.Sequential(
+        [
+            Dense(16, activation="relu"),
+            layers.BatchNormalization(),
+            layers.Dropout(0.25),
+            Dense(3, activation="softmax"),
+        ],
+        input_dim=10,
+        seed=11,
+    )
     a.compile(optimizer=optim.keras.Adam(learning_rate=0.01))
     a.fit(x, y, batch_size=16, epochs=2, verbose=0)
     a.save(tmp_path / "bn.fmlp")
@@ -245,12 +261,14 @@ def _fail_on_second_member(monkeypatch):
 def _fail_fsync(monkeypatch):
     def fsync(fd):
         raise OSError(5, "Input/output error")
+
     monkeypatch.setattr(os, "fsync", fsync)
 
 
 def _fail_replace(monkeypatch):
     def replace(src, dst):
         raise OSError(1, "Operation not permitted")
+
     monkeypatch.setattr(os, "replace", replace)
 
 
@@ -265,8 +283,11 @@ def _interrupt_mid_write(monkeypatch):
     monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
 
 
-@pytest.mark.parametrize("inject", [_fail_on_second_member, _fail_fsync, _fail_replace, _interrupt_mid_write],
-                         ids=["write", "fsync", "replace", "interrupt"])
+@pytest.mark.parametrize(
+    "inject",
+    [_fail_on_second_member, _fail_fsync, _fail_replace, _interrupt_mid_write],
+    ids=["write", "fsync", "replace", "interrupt"],
+)
 def test_a_failed_save_leaves_the_old_file_and_no_temporary(trained, monkeypatch, inject):
     model, path, x, y = trained
     old_bytes = path.read_bytes()
@@ -293,8 +314,11 @@ def test_a_missing_file_raises_file_not_found(tmp_path):
         fastmlp.load_model(tmp_path / "nope.fmlp")
 
 
-@pytest.mark.parametrize("content", [b"", b"hello, world\n" * 10, bytes(range(256)) * 4, b"PK\x03\x04garbage"],
-                         ids=["empty", "text", "binary", "zip-magic"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"hello, world\n" * 10, bytes(range(256)) * 4, b"PK\x03\x04garbage"],
+    ids=["empty", "text", "binary", "zip-magic"],
+)
 def test_garbage_is_a_clear_error(tmp_path, content):
     path = tmp_path / "garbage.fmlp"
     path.write_bytes(content)
@@ -366,25 +390,28 @@ def _npy(array, allow_pickle=False):
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda c: c.pop("model"), "lacks 'model'"),
-    (lambda c: c.pop("format_version"), "lacks 'format_version'"),
-    (lambda c: c["model"].pop("layers"), "lacks 'layers'"),
-    (lambda c: c.pop("epochs_run"), "lacks 'epochs_run'"),
-    (lambda c: c["weights"].pop(), "weight arrays"),
-    (lambda c: c["weights"][0].update(shape=[10, 13]), "shape"),
-    (lambda c: c["model"]["layers"][0].update(units=13), "shape"),
-    (lambda c: c["model"]["layers"][0].update(class_name="Conv2D"), "Conv2D"),
-    (lambda c: c["model"]["layers"][0].update(activation="gelu"), "gelu"),
-    (lambda c: c["model"]["layers"][0].update(bogus=1), "bogus"),
-    (lambda c: c["compile"]["optimizer"].update(name="keras.Bogus"), "Bogus"),
-    (lambda c: c["compile"]["optimizer"].update(learning_rate=-1.0), "learning_rate"),
-    (lambda c: c["compile"].update(loss="hinge"), "hinge"),
-    (lambda c: c["optimizer_state"]["entries"][0]["arrays"].pop("momentum"), "momentum"),
-    (lambda c: c["optimizer_state"].update(entries=[]), "entries"),
-    (lambda c: c.update(model=[]), "model"),
-    (lambda c: c.update(format_version=0), "format_version"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda c: c.pop("model"), "lacks 'model'"),
+        (lambda c: c.pop("format_version"), "lacks 'format_version'"),
+        (lambda c: c["model"].pop("layers"), "lacks 'layers'"),
+        (lambda c: c.pop("epochs_run"), "lacks 'epochs_run'"),
+        (lambda c: c["weights"].pop(), "weight arrays"),
+        (lambda c: c["weights"][0].update(shape=[10, 13]), "shape"),
+        (lambda c: c["model"]["layers"][0].update(units=13), "shape"),
+        (lambda c: c["model"]["layers"][0].update(class_name="Conv2D"), "Conv2D"),
+        (lambda c: c["model"]["layers"][0].update(activation="gelu"), "gelu"),
+        (lambda c: c["model"]["layers"][0].update(bogus=1), "bogus"),
+        (lambda c: c["compile"]["optimizer"].update(name="keras.Bogus"), "Bogus"),
+        (lambda c: c["compile"]["optimizer"].update(learning_rate=-1.0), "learning_rate"),
+        (lambda c: c["compile"].update(loss="hinge"), "hinge"),
+        (lambda c: c["optimizer_state"]["entries"][0]["arrays"].pop("momentum"), "momentum"),
+        (lambda c: c["optimizer_state"].update(entries=[]), "entries"),
+        (lambda c: c.update(model=[]), "model"),
+        (lambda c: c.update(format_version=0), "format_version"),
+    ],
+)
 def test_missing_or_inconsistent_config_is_a_clear_error(trained, tmp_path, edit, match):
     _, path, _, _ = trained
     target = rewrite(path, tmp_path / "edited.fmlp", edit_config=edit)
@@ -395,23 +422,29 @@ def test_missing_or_inconsistent_config_is_a_clear_error(trained, tmp_path, edit
 
 def test_a_newer_format_version_asks_for_an_upgrade(trained, tmp_path):
     _, path, _, _ = trained
-    target = rewrite(path, tmp_path / "future.fmlp",
-                     edit_config=lambda c: c.update(format_version=FORMAT_VERSION + 1, fastmlp_version="9.0"))
+    target = rewrite(
+        path,
+        tmp_path / "future.fmlp",
+        edit_config=lambda c: c.update(format_version=FORMAT_VERSION + 1, fastmlp_version="9.0"),
+    )
     with pytest.raises(SaveFormatError, match=r"future.fmlp.*version 2 \(written by fastmlp 9.0\).*upgrade"):
         fastmlp.load_model(target)
 
 
-@pytest.mark.parametrize("drop, replace, match", [
-    (("weights/00001.npy",), None, "lacks 'weights/00001.npy'"),
-    (("config.json",), None, "not a fastmlp model file"),
-    ((), {"weights/00000.npy": b"not an array"}, "not a valid .npy"),
-    ((), {"weights/00000.npy": _npy(np.zeros((10, 12), np.float64))}, "float64"),
-    ((), {"weights/00000.npy": _npy(np.zeros((10, 11), np.float32))}, "shape"),
-    ((), {"weights/00000.npy": _npy(np.zeros((10, 12), np.float32))[:-8]}, "truncated"),
-    ((), {"weights/00000.npy": _npy(np.array([{"a": 1}], dtype=object), allow_pickle=True)}, "object"),
-    ((), {"config.json": b"{not json"}, "not valid JSON"),
-    ((), {"config.json": b"[1, 2]"}, "not a fastmlp model file"),
-])
+@pytest.mark.parametrize(
+    "drop, replace, match",
+    [
+        (("weights/00001.npy",), None, "lacks 'weights/00001.npy'"),
+        (("config.json",), None, "not a fastmlp model file"),
+        ((), {"weights/00000.npy": b"not an array"}, "not a valid .npy"),
+        ((), {"weights/00000.npy": _npy(np.zeros((10, 12), np.float64))}, "float64"),
+        ((), {"weights/00000.npy": _npy(np.zeros((10, 11), np.float32))}, "shape"),
+        ((), {"weights/00000.npy": _npy(np.zeros((10, 12), np.float32))[:-8]}, "truncated"),
+        ((), {"weights/00000.npy": _npy(np.array([{"a": 1}], dtype=object), allow_pickle=True)}, "object"),
+        ((), {"config.json": b"{not json"}, "not valid JSON"),
+        ((), {"config.json": b"[1, 2]"}, "not a fastmlp model file"),
+    ],
+)
 def test_missing_or_bad_members_are_clear_errors(trained, tmp_path, drop, replace, match):
     _, path, _, _ = trained
     target = rewrite(path, tmp_path / "members.fmlp", drop=drop, replace=replace)
@@ -475,9 +508,16 @@ def test_from_config_errors():
 
 def test_model_get_config():
     config = make_model().get_config()
-    assert config == {"class_name": "Sequential", "name": "toy", "seed": 3, "input_shape": [10],
-                      "layers": [layers.Dense(12, activation="tanh", name="dense").get_config(),
-                                 layers.Dense(3, activation="softmax", name="out").get_config()]}
+    assert config == {
+        "class_name": "Sequential",
+        "name": "toy",
+        "seed": 3,
+        "input_shape": [10],
+        "layers": [
+            layers.Dense(12, activation="tanh", name="dense").get_config(),
+            layers.Dense(3, activation="softmax", name="out").get_config(),
+        ],
+    }
     assert all(c["class_name"] == "Dense" for c in config["layers"])
     rebuilt = [layers.from_config(c) for c in config["layers"]]
     assert [l.get_config() for l in rebuilt] == config["layers"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, assume
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from fastmlp.optim import schedules as S
@@ -22,7 +22,6 @@ from fastmlp.optim.schedules import (
     CosineDecay,
     CosineDecayRestarts,
     ExponentialDecay,
-    LearningRateSchedule,
     LinearWarmup,
     MultiStepDecay,
     OneCycle,
@@ -49,13 +48,13 @@ HAND = [
     (Constant(0.5), 10**9, 0.5),
     (StepDecay(1.0, 3, gamma=0.5), 0, 1.0),
     (StepDecay(1.0, 3, gamma=0.5), 2, 1.0),
-    (StepDecay(1.0, 3, gamma=0.5), 3, 0.5),   # first decayed update: step == step_size
+    (StepDecay(1.0, 3, gamma=0.5), 3, 0.5),  # first decayed update: step == step_size
     (StepDecay(1.0, 3, gamma=0.5), 5, 0.5),
     (StepDecay(1.0, 3, gamma=0.5), 6, 0.25),
     (StepDecay(1.0, 3, gamma=0.5), 9, 0.125),
     (MultiStepDecay(1.0, [2, 5]), 0, 1.0),
     (MultiStepDecay(1.0, [2, 5]), 1, 1.0),
-    (MultiStepDecay(1.0, [2, 5]), 2, 0.1),     # exactly at a milestone: decayed
+    (MultiStepDecay(1.0, [2, 5]), 2, 0.1),  # exactly at a milestone: decayed
     (MultiStepDecay(1.0, [2, 5]), 4, 0.1),
     (MultiStepDecay(1.0, [2, 5]), 5, 0.01),
     (MultiStepDecay(1.0, [2, 5]), 1000, 0.01),
@@ -70,7 +69,7 @@ HAND = [
     (CosineDecay(2.0, 4), 1, 1.0 + SQRT1_2),
     (CosineDecay(2.0, 4), 2, 1.0),
     (CosineDecay(2.0, 4), 3, 1.0 - SQRT1_2),
-    (CosineDecay(2.0, 4), 4, 0.0),             # decay_steps: alpha * lr
+    (CosineDecay(2.0, 4), 4, 0.0),  # decay_steps: alpha * lr
     (CosineDecay(2.0, 4), 40, 0.0),
     (CosineDecay(2.0, 4, alpha=0.1), 2, 1.1),  # 2 * (0.9 * 0.5 + 0.1)
     (CosineDecay(2.0, 4, alpha=0.1), 4, 0.2),
@@ -78,12 +77,12 @@ HAND = [
     # SGDR, periods [0, 10), [10, 30), [30, 70), [70, 150) ...
     (CosineDecayRestarts(1.0, 10, m_mul=0.5), 0, 1.0),
     (CosineDecayRestarts(1.0, 10, m_mul=0.5), 5, 0.5),
-    (CosineDecayRestarts(1.0, 10, m_mul=0.5), 10, 0.5),    # restart, m_mul ** 1
-    (CosineDecayRestarts(1.0, 10, m_mul=0.5), 20, 0.25),   # half-way through 20 steps
-    (CosineDecayRestarts(1.0, 10, m_mul=0.5), 30, 0.25),   # restart, m_mul ** 2
+    (CosineDecayRestarts(1.0, 10, m_mul=0.5), 10, 0.5),  # restart, m_mul ** 1
+    (CosineDecayRestarts(1.0, 10, m_mul=0.5), 20, 0.25),  # half-way through 20 steps
+    (CosineDecayRestarts(1.0, 10, m_mul=0.5), 30, 0.25),  # restart, m_mul ** 2
     (CosineDecayRestarts(1.0, 10, m_mul=0.5), 50, 0.125),
     (CosineDecayRestarts(1.0, 10, m_mul=0.5), 70, 0.125),
-    (CosineDecayRestarts(1.0, 10, m_mul=0.5, alpha=0.2), 5, 0.6),   # 0.8 * 0.5 + 0.2
+    (CosineDecayRestarts(1.0, 10, m_mul=0.5, alpha=0.2), 5, 0.6),  # 0.8 * 0.5 + 0.2
     (CosineDecayRestarts(1.0, 10, m_mul=0.5, alpha=0.2), 10, 0.6),  # 0.8 * 0.5 + 0.2
     (CosineDecayRestarts(1.0, 4, t_mul=1.0, m_mul=0.5), 0, 1.0),
     (CosineDecayRestarts(1.0, 4, t_mul=1.0, m_mul=0.5), 2, 0.5),
@@ -93,36 +92,36 @@ HAND = [
     (CosineDecayRestarts(1.0, 4, t_mul=1.0, m_mul=0.5), 8, 0.25),
     (PolynomialDecay(1.0, 4, end_learning_rate=0.0), 1, 0.75),
     (PolynomialDecay(1.0, 4, end_learning_rate=0.2, power=2.0), 0, 1.0),
-    (PolynomialDecay(1.0, 4, end_learning_rate=0.2, power=2.0), 2, 0.4),   # 0.8 * 0.25 + 0.2
+    (PolynomialDecay(1.0, 4, end_learning_rate=0.2, power=2.0), 2, 0.4),  # 0.8 * 0.25 + 0.2
     (PolynomialDecay(1.0, 4, end_learning_rate=0.2, power=2.0), 4, 0.2),
     (PolynomialDecay(1.0, 4, end_learning_rate=0.2, power=2.0), 10, 0.2),
     (PolynomialDecay(1.0, 4, end_learning_rate=0.2, cycle=True), 0, 1.0),
     (PolynomialDecay(1.0, 4, end_learning_rate=0.2, cycle=True), 4, 0.2),
-    (PolynomialDecay(1.0, 4, end_learning_rate=0.2, cycle=True), 5, 0.5),   # horizon 8: 0.8 * 3/8 + 0.2
+    (PolynomialDecay(1.0, 4, end_learning_rate=0.2, cycle=True), 5, 0.5),  # horizon 8: 0.8 * 3/8 + 0.2
     (PolynomialDecay(1.0, 4, end_learning_rate=0.2, cycle=True), 8, 0.2),
     (PolynomialDecay(1.0, 4, end_learning_rate=0.2, cycle=True), 9, 0.2 + 0.8 * 3 / 12),
-    (PolynomialDecay(0.1, 10), 10, 1e-4),                                   # Keras's default end rate
+    (PolynomialDecay(0.1, 10), 10, 1e-4),  # Keras's default end rate
     (LinearWarmup(CosineDecay(1.0, 10), 4), 0, 0.0),
     (LinearWarmup(CosineDecay(1.0, 10), 4), 1, 0.25),
     (LinearWarmup(CosineDecay(1.0, 10), 4), 3, 0.75),
-    (LinearWarmup(CosineDecay(1.0, 10), 4), 4, 1.0),    # warm-up over: cosine(0)
-    (LinearWarmup(CosineDecay(1.0, 10), 4), 9, 0.5),    # cosine(5)
-    (LinearWarmup(CosineDecay(1.0, 10), 4), 14, 0.0),   # cosine(10)
+    (LinearWarmup(CosineDecay(1.0, 10), 4), 4, 1.0),  # warm-up over: cosine(0)
+    (LinearWarmup(CosineDecay(1.0, 10), 4), 9, 0.5),  # cosine(5)
+    (LinearWarmup(CosineDecay(1.0, 10), 4), 14, 0.0),  # cosine(10)
     (LinearWarmup(CosineDecay(1.0, 10), 4, initial_learning_rate=0.2), 0, 0.2),
     (LinearWarmup(CosineDecay(1.0, 10), 4, initial_learning_rate=0.2), 2, 0.6),
     (LinearWarmup(ExponentialDecay(0.8, 1, 0.5), 2), 1, 0.4),
     (LinearWarmup(ExponentialDecay(0.8, 1, 0.5), 2), 2, 0.8),
-    (LinearWarmup(ExponentialDecay(0.8, 1, 0.5), 2), 5, 0.1),   # 0.8 * 0.5 ** 3
+    (LinearWarmup(ExponentialDecay(0.8, 1, 0.5), 2), 5, 0.1),  # 0.8 * 0.5 ** 3
     (LinearWarmup(0.1, 5), 0, 0.0),
     (LinearWarmup(0.1, 5), 5, 0.1),
-    (LinearWarmup(0.1, 0), 0, 0.1),                     # no warm-up
+    (LinearWarmup(0.1, 0), 0, 0.1),  # no warm-up
     # OneCycle(1.0, 10): initial 0.04, min 4e-6, peak at 0.3 * 10 - 1 = 2, end at 9
     (OneCycle(1.0, 10), 0, 0.04),
-    (OneCycle(1.0, 10), 1, 0.52),                       # half-way 0.04 -> 1 (cos and linear agree)
+    (OneCycle(1.0, 10), 1, 0.52),  # half-way 0.04 -> 1 (cos and linear agree)
     (OneCycle(1.0, 10), 2, 1.0),
     (OneCycle(1.0, 10), 3, 4e-6 + (1 - 4e-6) / 2 * (1 + math.cos(math.pi / 7))),
     (OneCycle(1.0, 10), 9, 4e-6),
-    (OneCycle(1.0, 10), 10, 4e-6),                      # past the end: clamped
+    (OneCycle(1.0, 10), 10, 4e-6),  # past the end: clamped
     (OneCycle(1.0, 10), 10**6, 4e-6),
     (OneCycle(1.0, 10, anneal_strategy="linear"), 1, 0.52),
     (OneCycle(1.0, 10, anneal_strategy="linear"), 3, 1 - (1 - 4e-6) / 7),
@@ -150,18 +149,20 @@ def test_hand_computed_values(schedule, step, expected):
 # NumPy re-derivations
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("lr, size, gamma", [(0.1, 1, 0.5), (0.3, 7, 0.1), (1.0, 30, 0.9)])
 def test_step_decay_numpy(lr, size, gamma):
     steps = np.arange(0, 12 * size + 3)
-    np.testing.assert_allclose(values(StepDecay(lr, size, gamma), steps),
-                               lr * gamma ** np.floor(steps / size), rtol=1e-13)
+    np.testing.assert_allclose(
+        values(StepDecay(lr, size, gamma), steps), lr * gamma ** np.floor(steps / size), rtol=1e-13
+    )
 
 
 @pytest.mark.parametrize("milestones", [[1], [3, 7], [10, 20, 25, 80]])
 def test_multistep_decay_numpy(milestones):
     steps = np.arange(0, 100)
     passed = (steps[:, None] >= np.array(milestones)[None, :]).sum(axis=1)
-    np.testing.assert_allclose(values(MultiStepDecay(0.2, milestones, 0.3), steps), 0.2 * 0.3 ** passed, rtol=1e-13)
+    np.testing.assert_allclose(values(MultiStepDecay(0.2, milestones, 0.3), steps), 0.2 * 0.3**passed, rtol=1e-13)
 
 
 @pytest.mark.parametrize("staircase", [False, True])
@@ -171,8 +172,9 @@ def test_exponential_decay_numpy(decay_steps, rate, staircase):
     exponent = steps / decay_steps
     if staircase:
         exponent = np.floor(exponent)
-    np.testing.assert_allclose(values(ExponentialDecay(0.05, decay_steps, rate, staircase), steps),
-                               0.05 * rate ** exponent, rtol=1e-13)
+    np.testing.assert_allclose(
+        values(ExponentialDecay(0.05, decay_steps, rate, staircase), steps), 0.05 * rate**exponent, rtol=1e-13
+    )
 
 
 @given(lr0=st.floats(1e-6, 10.0), k=st.floats(1e-6, 0.1), t=st.integers(0, 1000))
@@ -199,7 +201,7 @@ def _sgdr_numpy(lr, first, t_mul, m_mul, alpha, steps):
     starts, lengths = np.array(starts), np.array(lengths)
     i = np.searchsorted(starts, steps, side="right") - 1
     completed = (steps - starts[i]) / lengths[i]
-    cosine = 0.5 * m_mul ** i * (1 + np.cos(np.pi * completed))
+    cosine = 0.5 * m_mul**i * (1 + np.cos(np.pi * completed))
     return lr * ((1 - alpha) * cosine + alpha)
 
 
@@ -211,24 +213,39 @@ def _sgdr_keras_float64(lr, first, t_mul, m_mul, alpha, step):
         fraction -= i
     else:
         i = math.floor(math.log(1.0 - fraction * (1.0 - t_mul)) / math.log(t_mul))
-        sum_r = (1.0 - t_mul ** i) / (1.0 - t_mul)
-        fraction = (fraction - sum_r) / t_mul ** i
-    cosine = 0.5 * m_mul ** i * (1.0 + math.cos(math.pi * fraction))
+        sum_r = (1.0 - t_mul**i) / (1.0 - t_mul)
+        fraction = (fraction - sum_r) / t_mul**i
+    cosine = 0.5 * m_mul**i * (1.0 + math.cos(math.pi * fraction))
     return lr * ((1 - alpha) * cosine + alpha)
 
 
-@pytest.mark.parametrize("first, t_mul, m_mul, alpha", [
-    (10, 2.0, 1.0, 0.0), (10, 2.0, 0.5, 0.1), (4, 1.0, 0.9, 0.0), (7, 3.0, 0.8, 0.05), (4, 1.5, 1.0, 0.0),
-    (1, 2.0, 1.0, 0.0), (1, 1.0, 1.0, 0.0)])
+@pytest.mark.parametrize(
+    "first, t_mul, m_mul, alpha",
+    [
+        (10, 2.0, 1.0, 0.0),
+        (10, 2.0, 0.5, 0.1),
+        (4, 1.0, 0.9, 0.0),
+        (7, 3.0, 0.8, 0.05),
+        (4, 1.5, 1.0, 0.0),
+        (1, 2.0, 1.0, 0.0),
+        (1, 1.0, 1.0, 0.0),
+    ],
+)
 def test_cosine_restarts_numpy(first, t_mul, m_mul, alpha):
     steps = np.arange(0, 600)
     schedule = CosineDecayRestarts(0.2, first, t_mul, m_mul, alpha)
-    np.testing.assert_allclose(values(schedule, steps), _sgdr_numpy(0.2, first, t_mul, m_mul, alpha, steps),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        values(schedule, steps), _sgdr_numpy(0.2, first, t_mul, m_mul, alpha, steps), rtol=1e-12, atol=1e-15
+    )
 
 
-@given(first=st.integers(1, 50), t_mul=st.sampled_from([1.0, 1.25, 1.5, 2.0, 3.0, 10.0]),
-       m_mul=st.floats(0.1, 1.0), alpha=st.floats(0.0, 1.0), step=st.integers(0, 5000))
+@given(
+    first=st.integers(1, 50),
+    t_mul=st.sampled_from([1.0, 1.25, 1.5, 2.0, 3.0, 10.0]),
+    m_mul=st.floats(0.1, 1.0),
+    alpha=st.floats(0.0, 1.0),
+    step=st.integers(0, 5000),
+)
 @fast
 def test_cosine_restarts_matches_keras_formula_away_from_restarts(first, t_mul, m_mul, alpha, step):
     if t_mul != 1.0:  # skip steps where Keras's floor(log ratio) sits on a rounding edge
@@ -261,8 +278,9 @@ def test_cosine_restarts_first_restart_is_at_first_decay_steps(t_mul):
 
 
 @pytest.mark.parametrize("cycle", [False, True])
-@pytest.mark.parametrize("decay_steps, end, power", [(1, 0.0, 1.0), (10, 1e-4, 1.0), (13, 0.01, 0.5), (40, 0.0, 3.0),
-                                                     (8, 0.5, 2.0)])
+@pytest.mark.parametrize(
+    "decay_steps, end, power", [(1, 0.0, 1.0), (10, 1e-4, 1.0), (13, 0.01, 0.5), (40, 0.0, 3.0), (8, 0.5, 2.0)]
+)
 def test_polynomial_decay_numpy(decay_steps, end, power, cycle):
     steps = np.arange(0, 4 * decay_steps + 3)
     if cycle:
@@ -271,8 +289,9 @@ def test_polynomial_decay_numpy(decay_steps, end, power, cycle):
     else:
         fraction = np.minimum(steps, decay_steps) / decay_steps
     expected = (0.1 - end) * (1 - fraction) ** power + end
-    np.testing.assert_allclose(values(PolynomialDecay(0.1, decay_steps, end, power, cycle), steps), expected,
-                               rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(
+        values(PolynomialDecay(0.1, decay_steps, end, power, cycle), steps), expected, rtol=1e-12, atol=1e-16
+    )
 
 
 def _one_cycle_numpy(max_lr, total, pct_start, div, final_div, strategy, three_phase):
@@ -288,15 +307,19 @@ def _one_cycle_numpy(max_lr, total, pct_start, div, final_div, strategy, three_p
     if not three_phase:
         return np.where(s <= e1, anneal(initial, max_lr, s / e1), anneal(max_lr, low, (s - e1) / (total - 1 - e1)))
     e2 = 2 * pct_start * total - 2
-    return np.select([s <= e1, s <= e2],
-                     [anneal(initial, max_lr, s / e1), anneal(max_lr, initial, (s - e1) / (e2 - e1))],
-                     anneal(initial, low, (s - e2) / (total - 1 - e2)))
+    return np.select(
+        [s <= e1, s <= e2],
+        [anneal(initial, max_lr, s / e1), anneal(max_lr, initial, (s - e1) / (e2 - e1))],
+        anneal(initial, low, (s - e2) / (total - 1 - e2)),
+    )
 
 
 @pytest.mark.parametrize("strategy", ["cos", "linear"])
 @pytest.mark.parametrize("three_phase", [False, True])
-@pytest.mark.parametrize("max_lr, total, pct_start, div, final_div", [
-    (1.0, 10, 0.3, 25.0, 1e4), (0.01, 1000, 0.25, 25.0, 1e4), (0.1, 97, 0.45, 10.0, 100.0), (3.0, 50, 0.2, 5.0, 1.0)])
+@pytest.mark.parametrize(
+    "max_lr, total, pct_start, div, final_div",
+    [(1.0, 10, 0.3, 25.0, 1e4), (0.01, 1000, 0.25, 25.0, 1e4), (0.1, 97, 0.45, 10.0, 100.0), (3.0, 50, 0.2, 5.0, 1.0)],
+)
 def test_one_cycle_numpy(max_lr, total, pct_start, div, final_div, strategy, three_phase):
     schedule = OneCycle(max_lr, total, pct_start, div, final_div, strategy, three_phase)
     expected = _one_cycle_numpy(max_lr, total, pct_start, div, final_div, strategy, three_phase)
@@ -309,12 +332,16 @@ def _torch_one_cycle_lr(max_lr, total, pct_start, div, final_div, strategy, thre
     initial_lr = max_lr / div
     group = {"initial_lr": initial_lr, "max_lr": max_lr, "min_lr": initial_lr / final_div}
     if three_phase:
-        phases = [{"end_step": float(pct_start * total) - 1, "start_lr": "initial_lr", "end_lr": "max_lr"},
-                  {"end_step": float(2 * pct_start * total) - 2, "start_lr": "max_lr", "end_lr": "initial_lr"},
-                  {"end_step": total - 1, "start_lr": "initial_lr", "end_lr": "min_lr"}]
+        phases = [
+            {"end_step": float(pct_start * total) - 1, "start_lr": "initial_lr", "end_lr": "max_lr"},
+            {"end_step": float(2 * pct_start * total) - 2, "start_lr": "max_lr", "end_lr": "initial_lr"},
+            {"end_step": total - 1, "start_lr": "initial_lr", "end_lr": "min_lr"},
+        ]
     else:
-        phases = [{"end_step": float(pct_start * total) - 1, "start_lr": "initial_lr", "end_lr": "max_lr"},
-                  {"end_step": total - 1, "start_lr": "max_lr", "end_lr": "min_lr"}]
+        phases = [
+            {"end_step": float(pct_start * total) - 1, "start_lr": "initial_lr", "end_lr": "max_lr"},
+            {"end_step": total - 1, "start_lr": "max_lr", "end_lr": "min_lr"},
+        ]
 
     def anneal(start, end, pct):
         if strategy == "cos":
@@ -330,15 +357,17 @@ def _torch_one_cycle_lr(max_lr, total, pct_start, div, final_div, strategy, thre
         start_step = phase["end_step"]
 
 
-one_cycle_configs = st.fixed_dictionaries({
-    "max_learning_rate": st.floats(1e-5, 10.0),
-    "total_steps": st.integers(1, 400),
-    "pct_start": st.floats(0.0, 1.0),
-    "div_factor": st.floats(1.0, 1e3),
-    "final_div_factor": st.floats(1.0, 1e5),
-    "anneal_strategy": st.sampled_from(["cos", "linear"]),
-    "three_phase": st.booleans(),
-})
+one_cycle_configs = st.fixed_dictionaries(
+    {
+        "max_learning_rate": st.floats(1e-5, 10.0),
+        "total_steps": st.integers(1, 400),
+        "pct_start": st.floats(0.0, 1.0),
+        "div_factor": st.floats(1.0, 1e3),
+        "final_div_factor": st.floats(1.0, 1e5),
+        "anneal_strategy": st.sampled_from(["cos", "linear"]),
+        "three_phase": st.booleans(),
+    }
+)
 
 
 @given(config=one_cycle_configs, data=st.data())
@@ -347,8 +376,18 @@ def test_one_cycle_matches_torch_get_lr_within_its_range(config, data):
     schedule = OneCycle(**config)
     total = config["total_steps"]
     step = data.draw(st.integers(0, total - 1))
-    args = [config[k] for k in ("max_learning_rate", "total_steps", "pct_start", "div_factor", "final_div_factor",
-                                "anneal_strategy", "three_phase")]
+    args = [
+        config[k]
+        for k in (
+            "max_learning_rate",
+            "total_steps",
+            "pct_start",
+            "div_factor",
+            "final_div_factor",
+            "anneal_strategy",
+            "three_phase",
+        )
+    ]
     try:
         expected = _torch_one_cycle_lr(*args, step)
     except ZeroDivisionError:  # torch divides by zero on a zero-length phase: documented difference
@@ -383,6 +422,7 @@ def test_one_cycle_single_step():
 # Boundaries
 # ---------------------------------------------------------------------------
 
+
 def test_decay_boundaries():
     assert StepDecay(0.1, 10)(9) == 0.1 and StepDecay(0.1, 10)(10) == pytest.approx(0.01)
     m = MultiStepDecay(1.0, [3, 6], gamma=0.5)
@@ -416,7 +456,7 @@ def test_warmup_in_front_of_exponential_and_nested():
     expected = np.where(steps < 50, 0.1 * steps / 50, 0.1 * 0.5 ** ((steps - 50) / 100))
     np.testing.assert_allclose(values(w, steps), expected, rtol=1e-13)
     twice = LinearWarmup(LinearWarmup(inner, 4), 2, initial_learning_rate=0.01)
-    assert twice(0) == 0.01          # the outer ramp targets the inner schedule at 0, which is 0.0
+    assert twice(0) == 0.01  # the outer ramp targets the inner schedule at 0, which is 0.0
     assert twice(1) == 0.005
     assert twice(2) == 0.0
     assert twice(4) == pytest.approx(0.05)
@@ -424,7 +464,7 @@ def test_warmup_in_front_of_exponential_and_nested():
 
 
 def test_warmup_target_is_wrapped_value_at_zero():
-    w = LinearWarmup(OneCycle(1.0, 100), 10)   # OneCycle starts at max / 25
+    w = LinearWarmup(OneCycle(1.0, 100), 10)  # OneCycle starts at max / 25
     assert w(5) == pytest.approx(0.5 * 0.04)
     assert w(10) == pytest.approx(0.04)
 
@@ -497,15 +537,16 @@ def test_repr_example():
 # Configs
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("schedule", ALL, ids=ALL_IDS)
 def test_get_config_round_trip(schedule):
     config = schedule.get_config()
     restored = json.loads(json.dumps(config))
-    assert restored == config                                  # JSON-serializable as is
+    assert restored == config  # JSON-serializable as is
     again = type(schedule).from_config(restored)
     assert again == schedule
     assert [again(k) for k in (0, 1, 57, 999, 5000)] == [schedule(k) for k in (0, 1, 57, 999, 5000)]
-    if not isinstance(schedule, LinearWarmup):                 # flat configs are the constructor's kwargs
+    if not isinstance(schedule, LinearWarmup):  # flat configs are the constructor's kwargs
         assert type(schedule)(**restored) == schedule
     assert S.deserialize(json.loads(json.dumps(S.serialize(schedule)))) == schedule
 
@@ -513,11 +554,17 @@ def test_get_config_round_trip(schedule):
 def test_linear_warmup_config_nests_the_wrapped_schedule():
     w = LinearWarmup(CosineDecay(0.1, 1000, alpha=0.01), 100)
     assert w.get_config() == {
-        "schedule": {"class_name": "CosineDecay",
-                     "config": {"initial_learning_rate": 0.1, "decay_steps": 1000, "alpha": 0.01}},
-        "warmup_steps": 100, "initial_learning_rate": 0.0}
-    assert LinearWarmup(0.1, 10).get_config()["schedule"] == {"class_name": "Constant",
-                                                              "config": {"learning_rate": 0.1}}
+        "schedule": {
+            "class_name": "CosineDecay",
+            "config": {"initial_learning_rate": 0.1, "decay_steps": 1000, "alpha": 0.01},
+        },
+        "warmup_steps": 100,
+        "initial_learning_rate": 0.0,
+    }
+    assert LinearWarmup(0.1, 10).get_config()["schedule"] == {
+        "class_name": "Constant",
+        "config": {"learning_rate": 0.1},
+    }
 
 
 def test_config_values_are_normalized():
@@ -608,6 +655,7 @@ def test_validation_names_the_argument(factory, error, argument):
 # resolve
 # ---------------------------------------------------------------------------
 
+
 def test_resolve():
     assert resolve(0.1) == Constant(0.1)
     assert resolve(1) == Constant(1.0)
@@ -635,8 +683,11 @@ counts = st.integers(1, 500)
 @st.composite
 def decaying_schedules(draw):
     """(schedule, horizon): a valid schedule and a step range over which its rate stays > 0 in floats."""
-    kind = draw(st.sampled_from(["constant", "step", "multistep", "exponential", "cosine", "restarts",
-                                 "polynomial", "one_cycle"]))
+    kind = draw(
+        st.sampled_from(
+            ["constant", "step", "multistep", "exponential", "cosine", "restarts", "polynomial", "one_cycle"]
+        )
+    )
     lr = draw(lrs)
     if kind == "constant":
         return Constant(lr), 10**6
@@ -653,11 +704,13 @@ def decaying_schedules(draw):
         return CosineDecay(lr, draw(counts), draw(st.floats(1e-3, 1.0))), 10**6
     if kind == "restarts":
         first = draw(counts)
-        return CosineDecayRestarts(lr, first, draw(st.floats(1.0, 4.0)), draw(st.floats(0.1, 1.0)),
-                                   draw(st.floats(0.0, 1.0))), 50 * first
+        return CosineDecayRestarts(
+            lr, first, draw(st.floats(1.0, 4.0)), draw(st.floats(0.1, 1.0)), draw(st.floats(0.0, 1.0))
+        ), 50 * first
     if kind == "polynomial":
-        return PolynomialDecay(lr, draw(counts), draw(st.floats(1e-6, 1.0)), draw(st.floats(0.1, 5.0)),
-                               draw(st.booleans())), 10**6
+        return PolynomialDecay(
+            lr, draw(counts), draw(st.floats(1e-6, 1.0)), draw(st.floats(0.1, 5.0)), draw(st.booleans())
+        ), 10**6
     return OneCycle(**draw(one_cycle_configs)), 10**6
 
 
@@ -694,13 +747,16 @@ def test_cosine_is_non_negative_and_positive_before_the_end(lr, decay_steps, alp
         assert value > 0.0
 
 
-@given(schedule=st.one_of(
-    st.builds(StepDecay, lrs, counts, st.floats(0.1, 1.0)),
-    st.builds(MultiStepDecay, lrs, st.sets(counts, min_size=1, max_size=10).map(sorted), st.floats(0.1, 1.0)),
-    st.builds(ExponentialDecay, lrs, counts, st.floats(0.01, 1.0), st.booleans()),
-    st.builds(CosineDecay, lrs, counts, st.floats(0.0, 1.0)),
-    st.builds(PolynomialDecay, lrs, counts, st.floats(0.0, 1e-6), st.floats(0.1, 5.0))),
-    start=st.integers(0, 2000))
+@given(
+    schedule=st.one_of(
+        st.builds(StepDecay, lrs, counts, st.floats(0.1, 1.0)),
+        st.builds(MultiStepDecay, lrs, st.sets(counts, min_size=1, max_size=10).map(sorted), st.floats(0.1, 1.0)),
+        st.builds(ExponentialDecay, lrs, counts, st.floats(0.01, 1.0), st.booleans()),
+        st.builds(CosineDecay, lrs, counts, st.floats(0.0, 1.0)),
+        st.builds(PolynomialDecay, lrs, counts, st.floats(0.0, 1e-6), st.floats(0.1, 5.0)),
+    ),
+    start=st.integers(0, 2000),
+)
 @fast
 def test_decays_never_increase(schedule, start):
     v = values(schedule, range(start, start + 50))
@@ -721,6 +777,7 @@ def test_one_cycle_stays_between_min_and_max(config, data):
 # ---------------------------------------------------------------------------
 # Independence from the compiled core
 # ---------------------------------------------------------------------------
+
 
 def test_module_runs_without_the_compiled_core():
     path = Path(S.__file__)

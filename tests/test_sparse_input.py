@@ -24,8 +24,11 @@ def sparse_rows(n, features=784, density=0.2, seed=0):
 
 
 def mlp(density, optimizer="sgd", features=784, seed=0):
-    model = fastmlp.Sequential([Dense(300, activation="relu"), Dense(100, activation="relu"),
-                                Dense(10, activation="softmax")], input_dim=features, seed=seed)
+    model = fastmlp.Sequential(
+        [Dense(300, activation="relu"), Dense(100, activation="relu"), Dense(10, activation="softmax")],
+        input_dim=features,
+        seed=seed,
+    )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     model.sparse_input_max_density = density
     return model
@@ -155,14 +158,30 @@ def test_gradients_stay_exact_as_the_nonzero_features_move(kernel_regularizer):
     left[:, 392:] = 0
     right[:, :392] = 0
     # 600 rows: three chunks, features on the left in the first and on the right in the last.
-    chunked = np.concatenate([sparse_rows(256, seed=9) * (np.arange(784) < 392), np.zeros((256, 784), np.float32),
-                              sparse_rows(88, seed=10) * (np.arange(784) >= 392)]).astype(np.float32)
-    batches = [left, right, left, rng.random((8, 784)).astype(np.float32), right, chunked, right,
-               np.zeros((8, 784), np.float32)]
+    chunked = np.concatenate(
+        [
+            sparse_rows(256, seed=9) * (np.arange(784) < 392),
+            np.zeros((256, 784), np.float32),
+            sparse_rows(88, seed=10) * (np.arange(784) >= 392),
+        ]
+    ).astype(np.float32)
+    batches = [
+        left,
+        right,
+        left,
+        rng.random((8, 784)).astype(np.float32),
+        right,
+        chunked,
+        right,
+        np.zeros((8, 784), np.float32),
+    ]
     models = []
     for density in (0.0, 1.0):
-        model = fastmlp.Sequential([Dense(30, activation="relu", kernel_regularizer=kernel_regularizer),
-                                    Dense(10, activation="softmax")], input_dim=784, seed=0)
+        model = fastmlp.Sequential(
+            [Dense(30, activation="relu", kernel_regularizer=kernel_regularizer), Dense(10, activation="softmax")],
+            input_dim=784,
+            seed=0,
+        )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         model.sparse_input_max_density = density
         models.append(model)
@@ -184,7 +203,6 @@ def test_gradient_views_are_read_only():
     model._network.params[0] = 1.0  # parameters stay writable
 
 
-
 SGD_FACTORIES = {
     "default": lambda: "sgd",
     "torch": lambda: fastmlp.optim.SGD(lr=0.05),
@@ -198,8 +216,9 @@ def dense_and_sparse_runs(factory, layers, batches):
     each update ("zero_row_update": the one that skips zero rows)."""
     runs = []
     for density in (0.0, 1.0):
-        model = fastmlp.Sequential([Dense(units, activation=activation) for units, activation in layers],
-                                   input_dim=784, seed=0)
+        model = fastmlp.Sequential(
+            [Dense(units, activation=activation) for units, activation in layers], input_dim=784, seed=0
+        )
         model.compile(optimizer=factory(), loss="sparse_categorical_crossentropy")
         model.sparse_input_max_density = density
         ranges = []
@@ -223,7 +242,8 @@ def test_plain_sgd_skips_zero_gradients_exactly(optimizer, threads):
         for row in x:
             row[rng.choice(784, 30, replace=False)] = rng.random(30)
     (dense, dense_ranges), (sparse, sparse_ranges) = dense_and_sparse_runs(
-        SGD_FACTORIES[optimizer], [(64, "relu"), (10, "softmax")], batches)
+        SGD_FACTORIES[optimizer], [(64, "relu"), (10, "softmax")], batches
+    )
     assert_same(dense, sparse)
     assert "zero_row_update" not in dense_ranges  # the dense path updates everything
     assert all(r == "zero_row_update" for r in sparse_ranges)
@@ -242,15 +262,17 @@ def test_plain_sgd_ranges_shared_between_threads(optimizer):
         for row in x:  # a band of the image, so that some rows stay dark in the whole batch
             row[rng.choice(np.arange(150, 650), 150, replace=False)] = rng.random(150)
     (dense, dense_ranges), (sparse, sparse_ranges) = dense_and_sparse_runs(
-        factories[optimizer], [(300, "relu"), (100, "relu"), (10, "softmax")], batches)
+        factories[optimizer], [(300, "relu"), (100, "relu"), (10, "softmax")], batches
+    )
     assert_same(dense, sparse)
     assert "zero_row_update" not in dense_ranges
     assert all(r == "zero_row_update" for r in sparse_ranges)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "adagrad",
-                                       fastmlp.optim.keras.SGD(momentum=0.9),
-                                       fastmlp.optim.keras.SGD(global_clipnorm=1.0)])
+@pytest.mark.parametrize(
+    "optimizer",
+    ["adam", "rmsprop", "adagrad", fastmlp.optim.keras.SGD(momentum=0.9), fastmlp.optim.keras.SGD(global_clipnorm=1.0)],
+)
 def test_other_rules_update_every_parameter(optimizer):
     model = fastmlp.Sequential([Dense(64, activation="relu"), Dense(10, activation="softmax")], input_dim=784)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")

@@ -25,8 +25,11 @@ def mnist_like(rows, seed=0):
 
 def trained_weights(optimizer, threads, batch_size, x, y):
     fastmlp.set_num_threads(threads)
-    model = fastmlp.Sequential([Dense(300, activation="relu"), Dense(100, activation="relu"),
-                                Dense(10, activation="softmax")], input_dim=784, seed=0)
+    model = fastmlp.Sequential(
+        [Dense(300, activation="relu"), Dense(100, activation="relu"), Dense(10, activation="softmax")],
+        input_dim=784,
+        seed=0,
+    )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     model.fit(x, y, batch_size=batch_size, epochs=2, verbose=0)  # shuffled: rows gathered
     return model.weights.copy()
@@ -37,8 +40,11 @@ def trained_weights(optimizer, threads, batch_size, x, y):
 def test_one_and_two_threads_train_to_the_same_bits(optimizer, batch_size):
     x, y = mnist_like(64 if batch_size > 1 else 12)
     x[5] = 0  # a row without nonzeros
-    make = (lambda: fastmlp.optim.keras.SGD(learning_rate=0.05, momentum=0.9)) if optimizer == "momentum" \
+    make = (
+        (lambda: fastmlp.optim.keras.SGD(learning_rate=0.05, momentum=0.9))
+        if optimizer == "momentum"
         else (lambda: optimizer)
+    )
     one = trained_weights(make(), 1, batch_size, x, y)
     two = trained_weights(make(), 2, batch_size, x, y)
     np.testing.assert_array_equal(one, two)

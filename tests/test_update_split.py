@@ -24,8 +24,11 @@ def mnist_like(rows, seed=0):
 
 def trained(optimizer, threads, x, y):
     fastmlp.set_num_threads(threads)
-    m = fastmlp.Sequential([Dense(300, activation="relu"), Dense(100, activation="relu"),
-                            Dense(10, activation="softmax")], input_dim=784, seed=0)
+    m = fastmlp.Sequential(
+        [Dense(300, activation="relu"), Dense(100, activation="relu"), Dense(10, activation="softmax")],
+        input_dim=784,
+        seed=0,
+    )
     m.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     m.fit(x, y, batch_size=1, epochs=2, shuffle=True, verbose=0)
     state = m.optimizer.state_dict()["state"]

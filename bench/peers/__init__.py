@@ -29,8 +29,14 @@ RUNNERS = {
     "sklearn": ("peers.sklearn_peer", {}, ("sklearn",)),
 }
 UNSUPPORTED = {("sklearn", "rmsprop"): "scikit-learn's MLPClassifier has no RMSprop solver"}
-LABELS = {"jax": "JAX (jit step)", "jax-scan": "JAX (lax.scan epoch)", "torch": "PyTorch", "keras": "Keras",
-          "sklearn": "scikit-learn", "fastmlp": "fastmlp"}
+LABELS = {
+    "jax": "JAX (jit step)",
+    "jax-scan": "JAX (lax.scan epoch)",
+    "torch": "PyTorch",
+    "keras": "Keras",
+    "sklearn": "scikit-learn",
+    "fastmlp": "fastmlp",
+}
 
 
 def runner(name: str):
@@ -44,7 +50,7 @@ def availability(name: str) -> str | None:
     """None when `name` can run here, else why not."""
     missing = [p for p in RUNNERS[name][2] if importlib.util.find_spec(p) is None]
     if missing:
-        return f"not installed ({', '.join(missing)}); pip install \".[bench]\""
+        return f'not installed ({", ".join(missing)}); pip install ".[bench]"'
     if name == "keras":
         from peers.keras_peer import default_backend
 

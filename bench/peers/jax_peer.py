@@ -35,8 +35,12 @@ def setup(threads: int) -> dict:
         return xa[perm], ya[perm]
 
     _shuffle = shuffle
-    return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "optax": optax.__version__,
-            "devices": [str(d) for d in jax.devices()]}
+    return {
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "optax": optax.__version__,
+        "devices": [str(d) for d in jax.devices()],
+    }
 
 
 def _init(hidden, seed: int = 0):
@@ -49,8 +53,9 @@ def _init(hidden, seed: int = 0):
     dims = widths(hidden)
     for a, b in zip(dims[:-1], dims[1:]):
         limit = np.sqrt(6.0 / (a + b))
-        params.append((jnp.asarray(rng.uniform(-limit, limit, (a, b)).astype(np.float32)),
-                       jnp.zeros((b,), jnp.float32)))
+        params.append(
+            (jnp.asarray(rng.uniform(-limit, limit, (a, b)).astype(np.float32)), jnp.zeros((b,), jnp.float32))
+        )
     return params
 
 
@@ -98,9 +103,10 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int, sca
     batch_step = jax.jit(update, donate_argnums=(0, 1))  # the tail batch
 
     if scan:
+
         def epoch_fn(p, s, xs, ys):
-            xb = xs[:full * b].reshape(full, b, -1)
-            yb = ys[:full * b].reshape(full, b)
+            xb = xs[: full * b].reshape(full, b, -1)
+            yb = ys[: full * b].reshape(full, b)
 
             def body(carry, batch):
                 p, s, loss = update(*carry, *batch)
@@ -108,12 +114,15 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int, sca
 
             (p, s), losses = jax.lax.scan(body, (p, s), (xb, yb))
             return p, s, losses[-1]
+
         epoch_step = jax.jit(epoch_fn, donate_argnums=(0, 1))
     else:
+
         def step_fn(p, s, xs, ys, i):
             xb = jax.lax.dynamic_slice_in_dim(xs, i, b)
             yb = jax.lax.dynamic_slice_in_dim(ys, i, b)
             return update(p, s, xb, yb)
+
         step = jax.jit(step_fn, donate_argnums=(0, 1))
 
     key = jax.random.PRNGKey(0)
@@ -130,7 +139,7 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int, sca
             for k in range(full):
                 params, state, loss = step(params, state, xs, ys, k * b)
         if tail:
-            params, state, loss = batch_step(params, state, xs[full * b:], ys[full * b:])
+            params, state, loss = batch_step(params, state, xs[full * b :], ys[full * b :])
         jax.block_until_ready(params)
         return params, state, key, time.perf_counter() - start, float(loss)
 
@@ -152,7 +161,7 @@ def predict_times(x, hidden, batch_size: int, repeats: int, scan: bool = False) 
     predict_batch = jax.jit(lambda p, xb: jax.nn.softmax(_logits(p, xb), axis=-1))
 
     def predict():
-        outs = [predict_batch(params, x_all[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        outs = [predict_batch(params, x_all[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
         return jax.block_until_ready(outs)
 
     times = call_times(predict, repeats)

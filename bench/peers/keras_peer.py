@@ -63,14 +63,17 @@ def _model(hidden, optimizer: str | None = None, seed: int = 0):
     from workload import CLASSES, INPUT, LEARNING_RATES
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((INPUT,))]
-                             + [keras.layers.Dense(w, activation="relu") for w in hidden]
-                             + [keras.layers.Dense(CLASSES, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((INPUT,))]
+        + [keras.layers.Dense(w, activation="relu") for w in hidden]
+        + [keras.layers.Dense(CLASSES, activation="softmax")]
+    )
     if optimizer is not None:
-        classes = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam,
-                   "rmsprop": keras.optimizers.RMSprop}
-        model.compile(optimizer=classes[optimizer](learning_rate=LEARNING_RATES[optimizer]),
-                      loss="sparse_categorical_crossentropy")
+        classes = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+        model.compile(
+            optimizer=classes[optimizer](learning_rate=LEARNING_RATES[optimizer]),
+            loss="sparse_categorical_crossentropy",
+        )
     return model
 
 
@@ -86,10 +89,13 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int) -> 
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.start)
 
-    history = model.fit(x, y, batch_size=batch_size, epochs=1 + epochs, verbose=0, shuffle=True,
-                        callbacks=[Timer()])
-    return {"epoch_times": times[1:], "warmup_time": times[0], "final_loss": float(history.history["loss"][-1]),
-            "detail": f"keras.optimizers.{type(model.optimizer).__name__}, model.fit on {keras.backend.backend()}"}
+    history = model.fit(x, y, batch_size=batch_size, epochs=1 + epochs, verbose=0, shuffle=True, callbacks=[Timer()])
+    return {
+        "epoch_times": times[1:],
+        "warmup_time": times[0],
+        "final_loss": float(history.history["loss"][-1]),
+        "detail": f"keras.optimizers.{type(model.optimizer).__name__}, model.fit on {keras.backend.backend()}",
+    }
 
 
 def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:

@@ -36,8 +36,16 @@ def _classifier(hidden, optimizer: str, batch_size: int):
 
     from workload import LEARNING_RATES
 
-    options = dict(hidden_layer_sizes=tuple(hidden), activation="relu", alpha=0.0, batch_size=batch_size,
-                   learning_rate_init=LEARNING_RATES[optimizer], shuffle=True, random_state=0, max_iter=1)
+    options = dict(
+        hidden_layer_sizes=tuple(hidden),
+        activation="relu",
+        alpha=0.0,
+        batch_size=batch_size,
+        learning_rate_init=LEARNING_RATES[optimizer],
+        shuffle=True,
+        random_state=0,
+        max_iter=1,
+    )
     if optimizer == "sgd":
         options.update(solver="sgd", learning_rate="constant", momentum=0.0, nesterovs_momentum=False)
     else:
@@ -59,8 +67,12 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int) -> 
         clf.partial_fit(x, y)
         times.append(time.perf_counter() - start)
     dtype = clf.coefs_[0].dtype
-    return {"epoch_times": times, "warmup_time": warmup, "final_loss": float(clf.loss_),
-            "detail": f"MLPClassifier(solver={clf.solver!r}).partial_fit, {dtype} weights"}
+    return {
+        "epoch_times": times,
+        "warmup_time": warmup,
+        "final_loss": float(clf.loss_),
+        "detail": f"MLPClassifier(solver={clf.solver!r}).partial_fit, {dtype} weights",
+    }
 
 
 def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:

@@ -49,9 +49,11 @@ def _optimizer(name: str, params):
     from workload import LEARNING_RATES
 
     optim, lr = _torch.optim, LEARNING_RATES[name]
-    make = {"sgd": lambda **k: optim.SGD(params, lr=lr, **k),
-            "adam": lambda **k: optim.Adam(params, lr=lr, eps=1e-7, **k),
-            "rmsprop": lambda **k: optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, **k)}[name]
+    make = {
+        "sgd": lambda **k: optim.SGD(params, lr=lr, **k),
+        "adam": lambda **k: optim.Adam(params, lr=lr, eps=1e-7, **k),
+        "rmsprop": lambda **k: optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, **k),
+    }[name]
     if name != "rmsprop":
         try:
             return make(fused=True), "fused"
@@ -78,7 +80,7 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int) -> 
         xs, ys = x_all[perm], y_all[perm]
         for i in range(0, n, batch_size):
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xs[i:i + batch_size]), ys[i:i + batch_size])
+            loss = loss_fn(model(xs[i : i + batch_size]), ys[i : i + batch_size])
             loss.backward()
             opt.step()
         return time.perf_counter() - start, float(loss)
@@ -88,8 +90,12 @@ def train_epochs(x, y, hidden, optimizer: str, batch_size: int, epochs: int) -> 
     for _ in range(epochs):
         t, loss = epoch()
         times.append(t)
-    return {"epoch_times": times, "warmup_time": warmup, "final_loss": loss,
-            "detail": f"torch.optim.{type(opt).__name__}({mode}=True)"}
+    return {
+        "epoch_times": times,
+        "warmup_time": warmup,
+        "final_loss": loss,
+        "detail": f"torch.optim.{type(opt).__name__}({mode}=True)",
+    }
 
 
 def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:
@@ -99,8 +105,9 @@ def predict_times(x, hidden, batch_size: int, repeats: int) -> dict:
 
     def predict():
         with torch.inference_mode():
-            return torch.cat([torch.softmax(model(x_all[i:i + batch_size]), dim=1)
-                              for i in range(0, len(x_all), batch_size)])
+            return torch.cat(
+                [torch.softmax(model(x_all[i : i + batch_size]), dim=1) for i in range(0, len(x_all), batch_size)]
+            )
 
     times = call_times(predict, repeats)
     return {"times": times, "detail": f"softmax(model(x)) under torch.inference_mode, {batch_size} rows per call"}

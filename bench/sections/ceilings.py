@@ -23,8 +23,10 @@ import time
 import mdtable
 import workload
 
-GEMM_KERNELS = (("eigen", "eigen_matmul", "Eigen (fastmlp._core.eigen_matmul)"),
-                ("fastmlp", "matmul", "fastmlp (fastmlp._core.matmul)"))
+GEMM_KERNELS = (
+    ("eigen", "eigen_matmul", "Eigen (fastmlp._core.eigen_matmul)"),
+    ("fastmlp", "matmul", "fastmlp (fastmlp._core.matmul)"),
+)
 STREAM_PARAMS = 1 << 24
 ADAM_BYTES = 28
 TARGETS = {"gemm_32": 0.55, "gemm_256": 0.75, "adam_stream": 0.90}
@@ -43,13 +45,14 @@ def _best(call, repeats: int) -> float:
 
 def gemm(ctx, n: int, repeats: int) -> dict:
     import numpy as np
+
     from fastmlp import _core
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
     out = np.empty((n, n), np.float32)
-    flop = 2.0 * n ** 3
+    flop = 2.0 * n**3
     results = {}
     seconds = _best(lambda: np.matmul(a, b, out=out), repeats)
     reference = out.copy()
@@ -57,13 +60,20 @@ def gemm(ctx, n: int, repeats: int) -> dict:
     for key, attr, label in GEMM_KERNELS:
         function = getattr(_core, attr, None)
         if function is None:
-            results[key] = {"skipped": f"fastmlp._core.{attr} not found (binding not built yet)", "call": label}
+            results[key] = {
+                "skipped": f"fastmlp._core.{attr} not found: install with FASTMLP_INSTRUMENT=ON",
+                "call": label,
+            }
             continue
         out.fill(0)
-        seconds = _best(lambda: function(a, b, out), repeats)
+        seconds = _best(lambda function=function: function(a, b, out), repeats)
         error = float(np.abs(out - reference).max() / np.abs(reference).max())
-        results[key] = {"seconds": seconds, "gflops": flop / seconds / 1e9, "call": label,
-                        "max_relative_error_vs_numpy": error}
+        results[key] = {
+            "seconds": seconds,
+            "gflops": flop / seconds / 1e9,
+            "call": label,
+            "max_relative_error_vs_numpy": error,
+        }
     return {"n": n, "repeats": repeats, "kernels": results}
 
 
@@ -90,7 +100,7 @@ def memory(ctx, n: int, repeats: int) -> dict:
         m, v = np.zeros(n, np.float32), np.ones(n, np.float32)
         calls["stream"] = lambda: function(p, g, m, v)
     times = {name: [] for name in calls}
-    for name, call in calls.items():
+    for call in calls.values():
         call()  # warm-up: page faults, state allocation, thread start
     for _ in range(repeats):
         for name, call in calls.items():
@@ -100,13 +110,23 @@ def memory(ctx, n: int, repeats: int) -> dict:
 
     def summary(seconds: list) -> dict:
         best = min(seconds)
-        return {"n": n, "repeats": repeats, "seconds": best, "median_seconds": float(np.median(seconds)),
-                "gb_per_s": ADAM_BYTES * n / best / 1e9}
+        return {
+            "n": n,
+            "repeats": repeats,
+            "seconds": best,
+            "median_seconds": float(np.median(seconds)),
+            "gb_per_s": ADAM_BYTES * n / best / 1e9,
+        }
 
-    stream = summary(times["stream"]) if function is not None else {
-        "n": n, "skipped": "fastmlp._core.stream_adam_shaped not found (binding not built yet)"}
-    return {"stream": stream, "adam_step": {**summary(times["adam_step"]),
-                                            "call": f"fastmlp.optim.{type(opt).__name__}"}}
+    stream = (
+        summary(times["stream"])
+        if function is not None
+        else {"n": n, "skipped": "fastmlp._core.stream_adam_shaped not found: install with FASTMLP_INSTRUMENT=ON"}
+    )
+    return {
+        "stream": stream,
+        "adam_step": {**summary(times["adam_step"]), "call": f"fastmlp.optim.{type(opt).__name__}"},
+    }
 
 
 # ------------------------------------------------------- parent side
@@ -116,9 +136,15 @@ def _epoch_gflops(ctx, batch_size: int) -> tuple[float | None, str]:
     MNIST's zero pixels, so its GFLOP/s counts multiply-adds never run."""
     from sections.epoch import summarize
 
-    task = {"kind": "epoch", "hidden": list(workload.HIDDEN), "optimizer": "sgd", "batch_size": batch_size,
-            "images": ctx.settings["train_images"], "epochs": ctx.settings["epochs"],
-            "runner_options": {"dense_products": True}}
+    task = {
+        "kind": "epoch",
+        "hidden": list(workload.HIDDEN),
+        "optimizer": "sgd",
+        "batch_size": batch_size,
+        "images": ctx.settings["train_images"],
+        "epochs": ctx.settings["epochs"],
+        "runner_options": {"dense_products": True},
+    }
     result = summarize(ctx.request("fastmlp", task, role="ceilings"), ctx.settings["train_images"])
     return result.get("gflops"), "dense products (sparse_input_max_density=0), measured in this section"
 
@@ -126,8 +152,10 @@ def _epoch_gflops(ctx, batch_size: int) -> tuple[float | None, str]:
 def run(ctx) -> dict:
     s = ctx.settings
     call = lambda function, **kwargs: ctx.request(  # noqa: E731
-        "fastmlp", {"kind": "call", "module": "sections.ceilings", "function": function, "kwargs": kwargs},
-        role="ceilings")
+        "fastmlp",
+        {"kind": "call", "module": "sections.ceilings", "function": function, "kwargs": kwargs},
+        role="ceilings",
+    )
     ctx.log("ceilings: GEMM")
     gemm_result = call("gemm", n=s["gemm_n"], repeats=s["ceiling_repeats"])
     ctx.log("ceilings: memory stream and fastmlp's Adam step, in turn")
@@ -141,17 +169,26 @@ def run(ctx) -> dict:
     for batch_size in (32, 256):
         gflops, source = _epoch_gflops(ctx, batch_size)
         efficiency[f"gemm_{batch_size}"] = {
-            "fastmlp_gflops": gflops, "source": source,
+            "fastmlp_gflops": gflops,
+            "source": source,
             "vs_eigen": gflops / eigen if mdtable.ok(gflops) and mdtable.ok(eigen) else None,
             "vs_numpy": gflops / numpy_gflops if mdtable.ok(gflops) and mdtable.ok(numpy_gflops) else None,
-            "target": TARGETS[f"gemm_{batch_size}"]}
+            "target": TARGETS[f"gemm_{batch_size}"],
+        }
     stream_gbs, adam_gbs = stream_result.get("gb_per_s"), adam_result.get("gb_per_s")
     efficiency["adam_stream"] = {
-        "fastmlp_gb_per_s": adam_gbs, "stream_gb_per_s": stream_gbs,
+        "fastmlp_gb_per_s": adam_gbs,
+        "stream_gb_per_s": stream_gbs,
         "fraction": adam_gbs / stream_gbs if mdtable.ok(adam_gbs) and mdtable.ok(stream_gbs) else None,
-        "target": TARGETS["adam_stream"]}
-    return {"threads": s["threads"], "gemm": gemm_result, "stream": stream_result, "adam_step": adam_result,
-            "efficiency": efficiency}
+        "target": TARGETS["adam_stream"],
+    }
+    return {
+        "threads": s["threads"],
+        "gemm": gemm_result,
+        "stream": stream_result,
+        "adam_step": adam_result,
+        "efficiency": efficiency,
+    }
 
 
 def report(result: dict) -> str:
@@ -164,43 +201,88 @@ def report(result: dict) -> str:
             rows.append([label, f"{gemm_result['n']}×{gemm_result['n']}", "–", "–", k["skipped"]])
         elif "seconds" in k:
             error = k.get("max_relative_error_vs_numpy")
-            rows.append([label, f"{gemm_result['n']}×{gemm_result['n']}", f"{k['seconds'] * 1e3:.1f} ms",
-                         f"{k['gflops']:.0f} GFLOP/s",
-                         f"max rel. error vs NumPy {error:.1e}" if error is not None else "reference"])
+            rows.append(
+                [
+                    label,
+                    f"{gemm_result['n']}×{gemm_result['n']}",
+                    f"{k['seconds'] * 1e3:.1f} ms",
+                    f"{k['gflops']:.0f} GFLOP/s",
+                    f"max rel. error vs NumPy {error:.1e}" if error is not None else "reference",
+                ]
+            )
     if "error" in gemm_result:
         rows.append(["GEMM", "–", "–", "–", "failed: " + gemm_result["error"][:200]])
     n = stream_result.get("n", STREAM_PARAMS)
     if "seconds" in stream_result:
-        rows.append(["Adam-shaped stream (fastmlp._core.stream_adam_shaped)", f"{n:,} params",
-                     f"{stream_result['seconds'] * 1e3:.2f} ms", f"{stream_result['gb_per_s']:.1f} GB/s",
-                     "4 reads + 3 writes per float32"])
+        rows.append(
+            [
+                "Adam-shaped stream (fastmlp._core.stream_adam_shaped)",
+                f"{n:,} params",
+                f"{stream_result['seconds'] * 1e3:.2f} ms",
+                f"{stream_result['gb_per_s']:.1f} GB/s",
+                "4 reads + 3 writes per float32",
+            ]
+        )
     else:
-        rows.append(["Adam-shaped stream (fastmlp._core.stream_adam_shaped)", f"{n:,} params", "–", "–",
-                     stream_result.get("skipped") or "failed: " + stream_result.get("error", "")[:200]])
+        rows.append(
+            [
+                "Adam-shaped stream (fastmlp._core.stream_adam_shaped)",
+                f"{n:,} params",
+                "–",
+                "–",
+                stream_result.get("skipped") or "failed: " + stream_result.get("error", "")[:200],
+            ]
+        )
     adam = result["adam_step"]
     if "seconds" in adam:
-        rows.append([f"fastmlp Adam step ({adam['call']}, step([g]))", f"{adam['n']:,} params",
-                     f"{adam['seconds'] * 1e3:.2f} ms",
-                     f"{adam['gb_per_s']:.1f} GB/s", "28 bytes per parameter"])
+        rows.append(
+            [
+                f"fastmlp Adam step ({adam['call']}, step([g]))",
+                f"{adam['n']:,} params",
+                f"{adam['seconds'] * 1e3:.2f} ms",
+                f"{adam['gb_per_s']:.1f} GB/s",
+                "28 bytes per parameter",
+            ]
+        )
     else:
         rows.append(["fastmlp Adam step", f"{n:,} params", "–", "–", "failed: " + adam.get("error", "")[:200]])
     eff = result["efficiency"]
     eff_rows = []
     for batch_size in (32, 256):
         e = eff[f"gemm_{batch_size}"]
-        eff_rows.append([f"fastmlp SGD epoch, batch {batch_size} / Eigen GEMM ceiling",
-                         f"{mdtable.number(e['fastmlp_gflops'], '{:.0f}')} GFLOP/s ({e['source']})",
-                         mdtable.percent(e["vs_eigen"]), f"≥ {e['target']:.0%}",
-                         mdtable.check(e["vs_eigen"], e["target"]),
-                         f"vs NumPy GEMM: {mdtable.percent(e['vs_numpy'])}"])
+        eff_rows.append(
+            [
+                f"fastmlp SGD epoch, batch {batch_size} / Eigen GEMM ceiling",
+                f"{mdtable.number(e['fastmlp_gflops'], '{:.0f}')} GFLOP/s ({e['source']})",
+                mdtable.percent(e["vs_eigen"]),
+                f"≥ {e['target']:.0%}",
+                mdtable.check(e["vs_eigen"], e["target"]),
+                f"vs NumPy GEMM: {mdtable.percent(e['vs_numpy'])}",
+            ]
+        )
     e = eff["adam_stream"]
-    eff_rows.append(["fastmlp Adam step (16.7M) / memory ceiling",
-                     f"{mdtable.number(e['fastmlp_gb_per_s'])} GB/s", mdtable.percent(e["fraction"]),
-                     f"≥ {e['target']:.0%}", mdtable.check(e["fraction"], e["target"]), ""])
-    return "\n".join([
-        f"### Ceilings, {result['threads']} thread(s)", "",
-        "Best of repeated calls after a warm-up. GEMM: 2n³ flops; memory: 28 bytes per parameter, the stream and "
-        "the Adam step called in turn so that both see the same phases of the machine.", "",
-        mdtable.table(["kernel", "size", "best time", "rate", "note"], rows, ["l", "r", "r", "r", "l"]), "",
-        mdtable.table(["efficiency", "fastmlp", "fraction", "target", "met", "note"], eff_rows,
-                     ["l", "r", "r", "r", "l", "l"]), ""])
+    eff_rows.append(
+        [
+            "fastmlp Adam step (16.7M) / memory ceiling",
+            f"{mdtable.number(e['fastmlp_gb_per_s'])} GB/s",
+            mdtable.percent(e["fraction"]),
+            f"≥ {e['target']:.0%}",
+            mdtable.check(e["fraction"], e["target"]),
+            "",
+        ]
+    )
+    return "\n".join(
+        [
+            f"### Ceilings, {result['threads']} thread(s)",
+            "",
+            "Best of repeated calls after a warm-up. GEMM: 2n³ flops; memory: 28 bytes per parameter, the stream and "
+            "the Adam step called in turn so that both see the same phases of the machine.",
+            "",
+            mdtable.table(["kernel", "size", "best time", "rate", "note"], rows, ["l", "r", "r", "r", "l"]),
+            "",
+            mdtable.table(
+                ["efficiency", "fastmlp", "fraction", "target", "met", "note"], eff_rows, ["l", "r", "r", "r", "l", "l"]
+            ),
+            "",
+        ]
+    )

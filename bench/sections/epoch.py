@@ -35,10 +35,16 @@ def summarize(result: dict, images: int, hidden=workload.HIDDEN) -> dict:
     median = statistics.median(result["epoch_times"])
     scale = workload.REFERENCE_IMAGES / images
     out = dict(result)
-    out.update({"median_seconds": median, "images_timed": images, "scale_to_reference": scale,
-                "seconds_per_epoch": median * scale,
-                "us_per_sample": median / images * 1e6,
-                "gflops": images * workload.flop_per_sample(hidden) / median / 1e9})
+    out.update(
+        {
+            "median_seconds": median,
+            "images_timed": images,
+            "scale_to_reference": scale,
+            "seconds_per_epoch": median * scale,
+            "us_per_sample": median / images * 1e6,
+            "gflops": images * workload.flop_per_sample(hidden) / median / 1e9,
+        }
+    )
     return out
 
 
@@ -67,43 +73,74 @@ def run(ctx) -> dict:
 
     def task(config):
         optimizer, batch_size = config
-        return {"kind": "epoch", "hidden": list(workload.HIDDEN), "optimizer": optimizer, "batch_size": batch_size,
-                "images": images_for(batch_size, settings), "epochs": settings["epochs"]}
+        return {
+            "kind": "epoch",
+            "hidden": list(workload.HIDDEN),
+            "optimizer": optimizer,
+            "batch_size": batch_size,
+            "images": images_for(batch_size, settings),
+            "epochs": settings["epochs"],
+        }
 
     def skip(config, framework):
         return UNSUPPORTED.get((framework, config[0]))
 
     rounds = settings.get("epoch_rounds", 1)
-    raw = [ctx.interleave(configs, lanes, task, skip,
-                          label=lambda c, r=r: f"epoch {c[0]} batch {c[1]}" + (f" (round {r + 1} of {rounds})"
-                                                                                if rounds > 1 else ""),
-                          shift=r)
-           for r in range(rounds)]
+    raw = [
+        ctx.interleave(
+            configs,
+            lanes,
+            task,
+            skip,
+            label=lambda c, r=r: f"epoch {c[0]} batch {c[1]}" + (f" (round {r + 1} of {rounds})" if rounds > 1 else ""),
+            shift=r,
+        )
+        for r in range(rounds)
+    ]
     raw = [pooled([round_[i] for round_ in raw]) for i in range(len(configs))]
     rows = []
     for (optimizer, batch_size), lane_results in zip(configs, raw):
         images = images_for(batch_size, settings)
         per_framework = {key.split("/")[0]: summarize(r, images) for key, r in lane_results.items()}
-        peers = {fw: r["seconds_per_epoch"] for fw, r in per_framework.items()
-                 if fw != "fastmlp" and mdtable.ok(r.get("seconds_per_epoch"))}
+        peers = {
+            fw: r["seconds_per_epoch"]
+            for fw, r in per_framework.items()
+            if fw != "fastmlp" and mdtable.ok(r.get("seconds_per_epoch"))
+        }
         fastest = min(peers, key=peers.get) if peers else None
         mine = per_framework.get("fastmlp", {}).get("seconds_per_epoch")
-        rows.append({
-            "optimizer": optimizer, "batch_size": batch_size, "images_timed": images,
-            "extrapolated": images != workload.REFERENCE_IMAGES, "frameworks": per_framework,
-            "fastest_peer": fastest, "fastest_peer_seconds": peers.get(fastest),
-            "speedup_vs_fastest_peer": (peers[fastest] / mine) if fastest and mdtable.ok(mine) else None,
-            "fastmlp_gflops": per_framework.get("fastmlp", {}).get("gflops"),
-        })
-    return {"architecture": workload.architecture(), "reference_images": workload.REFERENCE_IMAGES,
-            "gflop_per_epoch": workload.gflop_per_epoch(), "threads": settings["threads"],
-            "timed_epochs": settings["epochs"], "rounds": rounds, "frameworks": frameworks, "rows": rows}
+        rows.append(
+            {
+                "optimizer": optimizer,
+                "batch_size": batch_size,
+                "images_timed": images,
+                "extrapolated": images != workload.REFERENCE_IMAGES,
+                "frameworks": per_framework,
+                "fastest_peer": fastest,
+                "fastest_peer_seconds": peers.get(fastest),
+                "speedup_vs_fastest_peer": (peers[fastest] / mine) if fastest and mdtable.ok(mine) else None,
+                "fastmlp_gflops": per_framework.get("fastmlp", {}).get("gflops"),
+            }
+        )
+    return {
+        "architecture": workload.architecture(),
+        "reference_images": workload.REFERENCE_IMAGES,
+        "gflop_per_epoch": workload.gflop_per_epoch(),
+        "threads": settings["threads"],
+        "timed_epochs": settings["epochs"],
+        "rounds": rounds,
+        "frameworks": frameworks,
+        "rows": rows,
+    }
 
 
 def report(result: dict) -> str:
     frameworks = result["frameworks"]
-    header = ["optimizer", "batch"] + [f"{LABELS.get(fw, fw)} s/epoch" for fw in frameworks] + \
-             ["fastmlp speedup vs fastest peer", "fastmlp dense-equivalent GFLOP/s"]
+    header = (
+        ["optimizer", "batch"]
+        + [f"{LABELS.get(fw, fw)} s/epoch" for fw in frameworks]
+        + ["fastmlp speedup vs fastest peer", "fastmlp dense-equivalent GFLOP/s"]
+    )
     rows, notes = [], set()
     for r in result["rows"]:
         cells = [r["optimizer"], f"{r['batch_size']}" + (" †" if r["batch_size"] == 1 else "")]
@@ -114,33 +151,46 @@ def report(result: dict) -> str:
                 notes.add(f"–: {figure['skipped']}")
             elif "error" in figure:
                 cells.append("failed")
-                notes.add(f"failed ({LABELS.get(fw, fw)}, {r['optimizer']} batch {r['batch_size']}): "
-                          f"{figure['error'][:300]}")
+                notes.add(
+                    f"failed ({LABELS.get(fw, fw)}, {r['optimizer']} batch {r['batch_size']}): {figure['error'][:300]}"
+                )
             else:
                 cells.append(mdtable.seconds(figure.get("seconds_per_epoch")))
         speedup = r["speedup_vs_fastest_peer"]
-        cells.append(f"{mdtable.ratio(speedup)} ({LABELS.get(r['fastest_peer'], r['fastest_peer'])})"
-                     if mdtable.ok(speedup) else "–")
+        cells.append(
+            f"{mdtable.ratio(speedup)} ({LABELS.get(r['fastest_peer'], r['fastest_peer'])})"
+            if mdtable.ok(speedup)
+            else "–"
+        )
         cells.append(mdtable.number(r["fastmlp_gflops"], "{:.0f}"))
         rows.append(cells)
     images = {r["batch_size"]: r["images_timed"] for r in result["rows"]}
-    lines = [f"### Seconds per epoch: MLP {result['architecture']}, {result['reference_images']:,} MNIST images, "
-             f"{result['threads']} thread(s)", "",
-             (f"Median of {result['timed_epochs']} timed epochs after one warm-up epoch, each framework alike; "
-              if result.get("rounds", 1) == 1 else
-              f"Median of {result['rounds']} rounds' {result['timed_epochs']} timed epochs, each round after a "
-              f"warm-up epoch and all frameworks in turn, each framework alike; ") +
-             f"lower is better. Speedup = fastest peer's s/epoch / fastmlp's "
-             f"({result['gflop_per_epoch']:.1f} GFLOP per epoch for the GFLOP/s column). fastmlp's first layer "
-             f"multiplies through the nonzero pixels only (exact; 19% of MNIST's), so its GFLOP/s counts the "
-             f"dense products' work, not the multiply-adds it ran; the ceilings section measures the dense "
-             f"products' efficiency.", "",
-             mdtable.table(header, rows), ""]
+    lines = [
+        f"### Seconds per epoch: MLP {result['architecture']}, {result['reference_images']:,} MNIST images, "
+        f"{result['threads']} thread(s)",
+        "",
+        (
+            f"Median of {result['timed_epochs']} timed epochs after one warm-up epoch, each framework alike; "
+            if result.get("rounds", 1) == 1
+            else f"Median of {result['rounds']} rounds' {result['timed_epochs']} timed epochs, each round after a "
+            f"warm-up epoch and all frameworks in turn, each framework alike; "
+        )
+        + f"lower is better. Speedup = fastest peer's s/epoch / fastmlp's "
+        f"({result['gflop_per_epoch']:.1f} GFLOP per epoch for the GFLOP/s column). fastmlp's first layer "
+        f"multiplies through the nonzero pixels only (exact; 19% of MNIST's), so its GFLOP/s counts the "
+        f"dense products' work, not the multiply-adds it ran; the ceilings section measures the dense "
+        f"products' efficiency.",
+        "",
+        mdtable.table(header, rows),
+        "",
+    ]
     if 1 in images and images[1] != result["reference_images"]:
         lines.append(f"† batch 1: {images[1]:,} steps timed per epoch, scaled to {result['reference_images']:,}.")
     others = {n for b, n in images.items() if b != 1}
     if others and others != {result["reference_images"]}:
-        lines.append(f"Quick mode: {min(others):,} images timed per epoch, scaled to "
-                     f"{result['reference_images']:,} (fixed per-epoch costs are scaled up with them).")
+        lines.append(
+            f"Quick mode: {min(others):,} images timed per epoch, scaled to "
+            f"{result['reference_images']:,} (fixed per-epoch costs are scaled up with them)."
+        )
     lines += sorted(notes)
     return "\n".join(lines).rstrip() + "\n"

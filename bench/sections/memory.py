@@ -43,8 +43,7 @@ print(json.dumps({"returncode": done.returncode, "ru_maxrss": peak,
 
 def peak_rss(command: list[str], timeout: float) -> dict:
     """Peak RSS (bytes) of `command`, run as the only child of a fresh Python."""
-    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True,
-                          timeout=timeout)
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         return {"error": done.stderr.strip()[-500:]}
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -74,21 +73,41 @@ def run(ctx) -> dict:
     timeout = s["task_timeout"]
     ctx.log("memory: baseline (import numpy, fastmlp)")
     baseline = peak_rss([sys.executable, "-c", "import numpy, fastmlp"], timeout)
-    train = [sys.executable, "-m", "fastmlp", "train", "--epochs", "1", "--batch-size", str(TRAIN_BATCH),
-             "--threads", str(s["threads"])]
+    train = [
+        sys.executable,
+        "-m",
+        "fastmlp",
+        "train",
+        "--epochs",
+        "1",
+        "--batch-size",
+        str(TRAIN_BATCH),
+        "--threads",
+        str(s["threads"]),
+    ]
     if s["data"]:
         train += ["--data", os.path.abspath(s["data"])]
     ctx.log("memory: python " + " ".join(train[1:]))
     training = peak_rss(train, timeout)
     parts = budget()
-    result = {"method": "resource.getrusage(RUSAGE_CHILDREN).ru_maxrss in a fresh parent Python",
-              "baseline_command": "python -c 'import numpy, fastmlp'", "train_command": " ".join(train[1:]),
-              "baseline": baseline, "train": training, "budget_parts_bytes": parts,
-              "target_margin_mb": TARGET_MARGIN_MB}
+    result = {
+        "method": "resource.getrusage(RUSAGE_CHILDREN).ru_maxrss in a fresh parent Python",
+        "baseline_command": "python -c 'import numpy, fastmlp'",
+        "train_command": " ".join(train[1:]),
+        "baseline": baseline,
+        "train": training,
+        "budget_parts_bytes": parts,
+        "target_margin_mb": TARGET_MARGIN_MB,
+    }
     if "peak_bytes" in baseline and "peak_bytes" in training and "error" not in training:
         total = baseline["peak_bytes"] + sum(parts.values())
-        result.update({"budget_bytes": total, "margin_bytes": training["peak_bytes"] - total,
-                       "within_target": (training["peak_bytes"] - total) / MB <= TARGET_MARGIN_MB})
+        result.update(
+            {
+                "budget_bytes": total,
+                "margin_bytes": training["peak_bytes"] - total,
+                "within_target": (training["peak_bytes"] - total) / MB <= TARGET_MARGIN_MB,
+            }
+        )
     return result
 
 
@@ -99,12 +118,22 @@ def report(result: dict) -> str:
         rows.append([f"+ {name.replace('_', ' ')}", mb(value)])
     rows.append(["= budget", mb(result.get("budget_bytes"))])
     train = result["train"]
-    rows.append([f"peak: python {result['train_command']}",
-                 mb(train.get("peak_bytes")) if "error" not in train else "failed: " + train["error"][:200]])
+    rows.append(
+        [
+            f"peak: python {result['train_command']}",
+            mb(train.get("peak_bytes")) if "error" not in train else "failed: " + train["error"][:200],
+        ]
+    )
     margin = result.get("margin_bytes")
     met = mdtable.check(margin / MB if mdtable.ok(margin) else None, result["target_margin_mb"], at_least=False)
     rows.append(["margin (peak - budget)", f"{mb(margin)} (target ≤ {result['target_margin_mb']:.0f}: {met})"])
-    return "\n".join([
-        "### Memory: peak RSS of one training epoch", "",
-        f"Measured with {result['method']}; MB = 10^6 bytes.", "",
-        mdtable.table(["", "MB"], rows), ""])
+    return "\n".join(
+        [
+            "### Memory: peak RSS of one training epoch",
+            "",
+            f"Measured with {result['method']}; MB = 10^6 bytes.",
+            "",
+            mdtable.table(["", "MB"], rows),
+            "",
+        ]
+    )

@@ -39,7 +39,7 @@ def compare(ctx, sizes, budget: float, with_torch: bool) -> dict:
         p = rng.normal(size=size).astype(np.float32)
         g = (rng.normal(size=size) * 1e-3).astype(np.float32)
         opt = optimizer_step.fastmlp_optimizer("adam", [p])
-        candidates = {"fastmlp": lambda opt=opt: opt.step([g])}
+        candidates = {"fastmlp": lambda opt=opt, g=g: opt.step([g])}
         if torch is not None:
             for mode in ("fused", "foreach"):
                 tp = torch.nn.Parameter(torch.from_numpy(p.copy()))
@@ -50,8 +50,10 @@ def compare(ctx, sizes, budget: float, with_torch: bool) -> dict:
                     pass
         row = {"params": size}
         for label, seconds in optimizer_step.seconds_per_step_in_turn(candidates, budget).items():
-            row[label] = {"us_per_step": seconds * 1e6,
-                          "gb_per_s": optimizer_step.BYTES_PER_PARAM["adam"] * size / seconds / 1e9}
+            row[label] = {
+                "us_per_step": seconds * 1e6,
+                "gb_per_s": optimizer_step.BYTES_PER_PARAM["adam"] * size / seconds / 1e9,
+            }
         rows.append(row)
     return {"rows": rows, "versions": versions, "threads": ctx["threads"]}
 
@@ -63,9 +65,16 @@ def run(ctx) -> dict:
     if not with_torch:
         ctx.note("optimizer section: PyTorch not selected or not installed, fastmlp alone")
     ctx.log("optimizer: Adam step")
-    result = ctx.request("fastmlp", {"kind": "call", "module": "sections.optimizer", "function": "compare",
-                                     "kwargs": {"sizes": list(SIZES), "budget": s["optimizer_budget"],
-                                                "with_torch": with_torch}}, role="optimizer")
+    result = ctx.request(
+        "fastmlp",
+        {
+            "kind": "call",
+            "module": "sections.optimizer",
+            "function": "compare",
+            "kwargs": {"sizes": list(SIZES), "budget": s["optimizer_budget"], "with_torch": with_torch},
+        },
+        role="optimizer",
+    )
     for row in result.get("rows", []):
         mine = row.get("fastmlp", {}).get("us_per_step")
         fused = row.get("torch fused", {}).get("us_per_step")
@@ -87,9 +96,17 @@ def report(result: dict) -> str:
         target = f"≥ {TARGET}×: {mdtable.check(speedup, TARGET)}" if r["params"] == SIZES[0] else ""
         cells += [mdtable.ratio(speedup), target]
         rows.append(cells)
-    return "\n".join([
-        f"### Optimizer step: Adam, {result.get('threads')} thread(s)", "",
-        "µs per step (and GB/s at 28 bytes per parameter), median of timed blocks after a warm-up "
-        "(bench/optimizer_step.py's loop).", "",
-        mdtable.table(["params", "fastmlp µs", "torch fused µs", "torch foreach µs", "fastmlp speedup vs fused",
-                      "target"], rows), ""])
+    return "\n".join(
+        [
+            f"### Optimizer step: Adam, {result.get('threads')} thread(s)",
+            "",
+            "µs per step (and GB/s at 28 bytes per parameter), median of timed blocks after a warm-up "
+            "(bench/optimizer_step.py's loop).",
+            "",
+            mdtable.table(
+                ["params", "fastmlp µs", "torch fused µs", "torch foreach µs", "fastmlp speedup vs fused", "target"],
+                rows,
+            ),
+            "",
+        ]
+    )

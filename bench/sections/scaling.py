@@ -29,8 +29,7 @@ WIDTH_BATCHES = (32, 256)
 
 def configs() -> list[dict]:
     out = [{"sweep": "batch", "hidden": list(workload.HIDDEN), "batch": b} for b in BATCH_SIZES]
-    out += [{"sweep": "width", "hidden": [w, workload.HIDDEN[1]], "batch": b} for b in WIDTH_BATCHES
-            for w in WIDTHS]
+    out += [{"sweep": "width", "hidden": [w, workload.HIDDEN[1]], "batch": b} for b in WIDTH_BATCHES for w in WIDTHS]
     return out
 
 
@@ -54,22 +53,41 @@ def run(ctx) -> dict:
     def task(config):
         images = images_for(config, s)
         batch = images if config["batch"] == "full" else config["batch"]
-        return {"kind": "epoch", "hidden": config["hidden"], "optimizer": "sgd", "batch_size": batch,
-                "images": images, "epochs": s["epochs"]}
+        return {
+            "kind": "epoch",
+            "hidden": config["hidden"],
+            "optimizer": "sgd",
+            "batch_size": batch,
+            "images": images,
+            "epochs": s["epochs"],
+        }
 
-    raw = ctx.interleave(cfgs, lanes, task,
-                         label=lambda c: f"scaling {workload.architecture(c['hidden'])} batch {c['batch']}")
+    raw = ctx.interleave(
+        cfgs, lanes, task, label=lambda c: f"scaling {workload.architecture(c['hidden'])} batch {c['batch']}"
+    )
     rows = []
     for config, lane_results in zip(cfgs, raw):
         images = images_for(config, s)
         for key, result in lane_results.items():
             framework, threads = key.split("/")
-            rows.append({**config, "architecture": workload.architecture(config["hidden"]),
-                         "batch_size": images if config["batch"] == "full" else config["batch"],
-                         "framework": framework, "threads": int(threads), "images_timed": images,
-                         **summarize(result, images, tuple(config["hidden"]))})
-    result = {"rows": rows, "threads": s["scaling_threads"], "frameworks": frameworks,
-              "timed_epochs": s["epochs"], "gflop_cap": s["scaling_gflop_cap"]}
+            rows.append(
+                {
+                    **config,
+                    "architecture": workload.architecture(config["hidden"]),
+                    "batch_size": images if config["batch"] == "full" else config["batch"],
+                    "framework": framework,
+                    "threads": int(threads),
+                    "images_timed": images,
+                    **summarize(result, images, tuple(config["hidden"])),
+                }
+            )
+    result = {
+        "rows": rows,
+        "threads": s["scaling_threads"],
+        "frameworks": frameworks,
+        "timed_epochs": s["epochs"],
+        "gflop_cap": s["scaling_gflop_cap"],
+    }
     result["plot"] = plot(result, os.path.join(s["out_dir"], "scaling.png"), ctx)
     return result
 
@@ -91,25 +109,49 @@ def plot(result: dict, path: str, ctx=None) -> str | None:
     lanes = sorted({(r["framework"], r["threads"]) for r in good})
     for framework, threads in lanes:
         name = f"{LABELS.get(framework, framework)}, {threads} thread(s)"
-        batch = sorted((r for r in good if r["sweep"] == "batch" and r["framework"] == framework
-                        and r["threads"] == threads), key=lambda r: r["batch_size"])
+        batch = sorted(
+            (r for r in good if r["sweep"] == "batch" and r["framework"] == framework and r["threads"] == threads),
+            key=lambda r: r["batch_size"],
+        )
         if batch:
             xs = [r["batch_size"] for r in batch]
             axes[0].plot(xs, [r["us_per_sample"] for r in batch], "o-", label=name)
             axes[1].plot(xs, [r["gflops"] for r in batch], "o-", label=name)
         for b in WIDTH_BATCHES:
-            width = sorted((r for r in good if r["sweep"] == "width" and r["batch"] == b
-                            and r["framework"] == framework and r["threads"] == threads),
-                           key=lambda r: r["hidden"][0])
+            width = sorted(
+                (
+                    r
+                    for r in good
+                    if r["sweep"] == "width"
+                    and r["batch"] == b
+                    and r["framework"] == framework
+                    and r["threads"] == threads
+                ),
+                key=lambda r: r["hidden"][0],
+            )
             if width:
-                axes[2].plot([r["hidden"][0] for r in width], [r["gflops"] for r in width], "o-",
-                             label=f"{name}, batch {b}")
-    axes[0].set(xscale="log", yscale="log", xlabel="batch size", ylabel="µs per sample (lower is better)",
-                title=f"MLP {workload.architecture()}: cost per sample")
-    axes[1].set(xscale="log", xlabel="batch size", ylabel="dense-equivalent GFLOP/s",
-                title=f"MLP {workload.architecture()}: achieved GFLOP/s")
-    axes[2].set(xscale="log", xlabel="first hidden width W", ylabel="dense-equivalent GFLOP/s",
-                title="MLP 784-W-100-10: achieved GFLOP/s")
+                axes[2].plot(
+                    [r["hidden"][0] for r in width], [r["gflops"] for r in width], "o-", label=f"{name}, batch {b}"
+                )
+    axes[0].set(
+        xscale="log",
+        yscale="log",
+        xlabel="batch size",
+        ylabel="µs per sample (lower is better)",
+        title=f"MLP {workload.architecture()}: cost per sample",
+    )
+    axes[1].set(
+        xscale="log",
+        xlabel="batch size",
+        ylabel="dense-equivalent GFLOP/s",
+        title=f"MLP {workload.architecture()}: achieved GFLOP/s",
+    )
+    axes[2].set(
+        xscale="log",
+        xlabel="first hidden width W",
+        ylabel="dense-equivalent GFLOP/s",
+        title="MLP 784-W-100-10: achieved GFLOP/s",
+    )
     from matplotlib.ticker import NullFormatter
 
     batch_ticks = sorted({r["batch_size"] for r in good if r["sweep"] == "batch"})
@@ -133,17 +175,46 @@ def report(result: dict) -> str:
         if "error" in r:
             figures = ["failed", "–", "–"]
         else:
-            figures = [mdtable.seconds(r.get("seconds_per_epoch")), mdtable.number(r.get("us_per_sample"), "{:.2f}"),
-                       mdtable.number(r.get("gflops"), "{:.0f}")]
-        rows.append([r["sweep"], LABELS.get(r["framework"], r["framework"]), r["threads"], r["architecture"],
-                     batch, f"{r['images_timed']:,}", *figures])
-    lines = [f"### Scaling: SGD, threads {', '.join(map(str, result['threads']))}", "",
-             f"Median of {result['timed_epochs']} timed epochs after a warm-up. s/epoch is scaled to 55,000 images "
-             f"from the images timed (capped at {result['gflop_cap']:g} GFLOP per epoch and, at batch 1, at the "
-             f"batch-1 step count); µs/sample and GFLOP/s are as measured. GFLOP/s counts the dense products' "
-             f"work; fastmlp's first layer skips MNIST's zero pixels, so its figure can pass the machine's peak.", "",
-             mdtable.table(["sweep", "framework", "threads", "MLP", "batch", "images timed", "s/epoch (55,000)",
-                           "µs/sample", "GFLOP/s"], rows, ["l", "l", "r", "l", "r", "r", "r", "r", "r"])]
+            figures = [
+                mdtable.seconds(r.get("seconds_per_epoch")),
+                mdtable.number(r.get("us_per_sample"), "{:.2f}"),
+                mdtable.number(r.get("gflops"), "{:.0f}"),
+            ]
+        rows.append(
+            [
+                r["sweep"],
+                LABELS.get(r["framework"], r["framework"]),
+                r["threads"],
+                r["architecture"],
+                batch,
+                f"{r['images_timed']:,}",
+                *figures,
+            ]
+        )
+    lines = [
+        f"### Scaling: SGD, threads {', '.join(map(str, result['threads']))}",
+        "",
+        f"Median of {result['timed_epochs']} timed epochs after a warm-up. s/epoch is scaled to 55,000 images "
+        f"from the images timed (capped at {result['gflop_cap']:g} GFLOP per epoch and, at batch 1, at the "
+        f"batch-1 step count); µs/sample and GFLOP/s are as measured. GFLOP/s counts the dense products' "
+        f"work; fastmlp's first layer skips MNIST's zero pixels, so its figure can pass the machine's peak.",
+        "",
+        mdtable.table(
+            [
+                "sweep",
+                "framework",
+                "threads",
+                "MLP",
+                "batch",
+                "images timed",
+                "s/epoch (55,000)",
+                "µs/sample",
+                "GFLOP/s",
+            ],
+            rows,
+            ["l", "l", "r", "l", "r", "r", "r", "r", "r"],
+        ),
+    ]
     if result.get("plot"):
         lines += ["", f"Plot: {result['plot']}"]
     return "\n".join(lines) + "\n"

@@ -147,9 +147,7 @@ Metrics Network::loss(Targets y, Index n, bool with_grad) {
     case Loss::CategoricalCrossentropy:
       m.loss_sum = softmax_crossentropy(out, y.dense, n, K, grad, scale, &m.correct);
       break;
-    case Loss::MeanSquaredError:
-      m.loss_sum = mean_squared_error(out, y.dense, n, K, grad, scale, &m.correct);
-      break;
+    case Loss::MeanSquaredError: m.loss_sum = mean_squared_error(out, y.dense, n, K, grad, scale, &m.correct); break;
   }
   return m;
 }
@@ -192,8 +190,8 @@ Targets Network::slice(Targets y, Index start, Index output_dim) {
   return s;
 }
 
-Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_size, bool shuffle,
-                             std::uint64_t seed, const double* learning_rates) {
+Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_size, bool shuffle, std::uint64_t seed,
+                             const double* learning_rates) {
   if (batch_size < 1) throw std::invalid_argument("batch_size must be >= 1");
   if (n < 1) throw std::invalid_argument("no training rows");
   check_trainable();

@@ -30,8 +30,7 @@ inline std::string shape_string(const py::array& a) {
 
 // `obj` as a C-contiguous array of exactly T with `ndim` dimensions (-1: any).
 template <typename T>
-py::array_t<T> require_array(const py::handle& obj, const char* name, int ndim,
-                             bool writable = false) {
+py::array_t<T> require_array(const py::handle& obj, const char* name, int ndim, bool writable = false) {
   if (!py::isinstance<py::array>(obj))
     throw py::type_error(std::string(name) + " must be a NumPy array, got " +
                          std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
@@ -42,10 +41,9 @@ py::array_t<T> require_array(const py::handle& obj, const char* name, int ndim,
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(name) + " must be C-contiguous (use numpy.ascontiguousarray)");
   if (ndim >= 0 && a.ndim() != ndim)
-    throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) +
-                          " dimension(s), got shape " + shape_string(a));
-  if (writable && !a.writeable())
-    throw py::value_error(std::string(name) + " must be writable");
+    throw py::value_error(std::string(name) + " must have " + std::to_string(ndim) + " dimension(s), got shape " +
+                          shape_string(a));
+  if (writable && !a.writeable()) throw py::value_error(std::string(name) + " must be writable");
   return py::reinterpret_borrow<py::array_t<T>>(a);
 }
 

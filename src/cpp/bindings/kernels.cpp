@@ -4,9 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "bindings/arrays.hpp"
 #include "kernels/activations.hpp"
 #include "kernels/batchnorm.hpp"
-#include "bindings/arrays.hpp"
 #include "kernels/dense.hpp"
 #include "kernels/losses.hpp"
 
@@ -14,8 +14,7 @@ namespace fastmlp::bindings {
 namespace {
 
 bool is_float64(const py::handle& obj) {
-  return py::isinstance<py::array>(obj) &&
-         py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<double>());
+  return py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<double>());
 }
 
 void require(bool ok, const std::string& message) {
@@ -49,8 +48,8 @@ py::object dense_backward_py(py::handle x_obj, py::handle w_obj, py::handle dy_o
           "dy has shape " + shape_string(dy) + " but x has shape " + shape_string(x) + " and W " + shape_string(w));
   auto dx = new_matrix<T>(N, in), dw = new_matrix<T>(in, out);
   py::array_t<T> db(out);
-  dense_backward(x.data(), w.data(), dy.data(), dx.mutable_data(), dw.mutable_data(),
-                 db.mutable_data(), N, in, out, /*accumulate=*/false);
+  dense_backward(x.data(), w.data(), dy.data(), dx.mutable_data(), dw.mutable_data(), db.mutable_data(), N, in, out,
+                 /*accumulate=*/false);
   return py::make_tuple(dx, dw, db);
 }
 
@@ -68,8 +67,7 @@ py::object activation_backward_py(const std::string& name, py::handle a_obj, py:
   require(a.shape(0) == da.shape(0) && a.shape(1) == da.shape(1),
           "a has shape " + shape_string(a) + " but da has shape " + shape_string(da));
   auto dz = new_matrix<T>(a.shape(0), a.shape(1));
-  activation_backward(parse_activation(name), a.data(), da.data(), dz.mutable_data(), a.shape(0),
-                      a.shape(1));
+  activation_backward(parse_activation(name), a.data(), da.data(), dz.mutable_data(), a.shape(0), a.shape(1));
   return dz;
 }
 
@@ -82,8 +80,8 @@ py::object sparse_loss_py(py::handle z_obj, py::handle y_obj) {
   require(N > 0, "empty batch");
   require(y.shape(0) == N, "labels has shape " + shape_string(y) + " but logits has shape " + shape_string(z));
   for (Index i = 0; i < N; ++i)
-    require(y.data()[i] >= 0 && y.data()[i] < K, "label " + std::to_string(y.data()[i]) +
-                                                     " at index " + std::to_string(i) + " is outside [0, " + std::to_string(K) + ")");
+    require(y.data()[i] >= 0 && y.data()[i] < K, "label " + std::to_string(y.data()[i]) + " at index " +
+                                                     std::to_string(i) + " is outside [0, " + std::to_string(K) + ")");
   auto grad = new_matrix<T>(N, K);
   std::int64_t correct = 0;
   const double sum = softmax_sparse_crossentropy(z.data(), y.data(), N, K, grad.mutable_data(), T(1) / T(N), &correct);
@@ -109,8 +107,8 @@ py::object batchnorm_forward_py(py::handle x_obj, py::handle gamma_obj, py::hand
   auto gamma = require_array<T>(gamma_obj, "gamma", 1), beta = require_array<T>(beta_obj, "beta", 1);
   const Index N = x.shape(0), K = x.shape(1);
   require(N > 0, "empty batch");
-  require(gamma.shape(0) == K && beta.shape(0) == K,
-          "gamma has shape " + shape_string(gamma) + " and beta " + shape_string(beta) + " but x has shape " + shape_string(x));
+  require(gamma.shape(0) == K && beta.shape(0) == K, "gamma has shape " + shape_string(gamma) + " and beta " +
+                                                         shape_string(beta) + " but x has shape " + shape_string(x));
   auto y = new_matrix<T>(N, K), x_hat = new_matrix<T>(N, K);
   py::array_t<T> mean(K), var(K), inv_std(K);
   batchnorm_forward_train(x.data(), gamma.data(), beta.data(), y.mutable_data(), x_hat.mutable_data(),
@@ -119,16 +117,18 @@ py::object batchnorm_forward_py(py::handle x_obj, py::handle gamma_obj, py::hand
 }
 
 template <typename T>
-py::object batchnorm_backward_py(py::handle dy_obj, py::handle x_hat_obj, py::handle gamma_obj, py::handle inv_std_obj) {
+py::object batchnorm_backward_py(py::handle dy_obj, py::handle x_hat_obj, py::handle gamma_obj,
+                                 py::handle inv_std_obj) {
   auto dy = require_array<T>(dy_obj, "dy", 2), x_hat = require_array<T>(x_hat_obj, "x_hat", 2);
   auto gamma = require_array<T>(gamma_obj, "gamma", 1), inv_std = require_array<T>(inv_std_obj, "inv_std", 1);
   const Index N = dy.shape(0), K = dy.shape(1);
-  require(x_hat.shape(0) == N && x_hat.shape(1) == K, "x_hat has shape " + shape_string(x_hat) + " but dy has shape " + shape_string(dy));
+  require(x_hat.shape(0) == N && x_hat.shape(1) == K,
+          "x_hat has shape " + shape_string(x_hat) + " but dy has shape " + shape_string(dy));
   require(gamma.shape(0) == K && inv_std.shape(0) == K, "gamma and inv_std must have " + std::to_string(K) + " values");
   auto dx = new_matrix<T>(N, K);
   py::array_t<T> dgamma(K), dbeta(K);
-  batchnorm_backward(dy.data(), x_hat.data(), gamma.data(), inv_std.data(), dx.mutable_data(),
-                     dgamma.mutable_data(), dbeta.mutable_data(), N, K);
+  batchnorm_backward(dy.data(), x_hat.data(), gamma.data(), inv_std.data(), dx.mutable_data(), dgamma.mutable_data(),
+                     dbeta.mutable_data(), N, K);
   return py::make_tuple(dx, dgamma, dbeta);
 }
 
@@ -136,36 +136,65 @@ py::object batchnorm_backward_py(py::handle dy_obj, py::handle x_hat_obj, py::ha
 
 void bind_kernels(py::module_& m) {
   auto k = m.def_submodule("kernels", "Single kernels on float32 or float64 arrays (for testing).");
-  k.def("dense_forward", [](py::handle x, py::handle w, py::handle b) {
-    return is_float64(x) ? dense_forward_py<double>(x, w, b) : dense_forward_py<float>(x, w, b);
-  }, py::arg("x"), py::arg("W"), py::arg("b"), "y = x W + b");
-  k.def("dense_backward", [](py::handle x, py::handle w, py::handle dy) {
-    return is_float64(x) ? dense_backward_py<double>(x, w, dy) : dense_backward_py<float>(x, w, dy);
-  }, py::arg("x"), py::arg("W"), py::arg("dy"), "(dx, dW, db) from dy");
-  k.def("activation_forward", [](const std::string& name, py::handle z) {
-    return is_float64(z) ? activation_forward_py<double>(name, z) : activation_forward_py<float>(name, z);
-  }, py::arg("name"), py::arg("z"));
-  k.def("activation_backward", [](const std::string& name, py::handle a, py::handle da) {
-    return is_float64(a) ? activation_backward_py<double>(name, a, da) : activation_backward_py<float>(name, a, da);
-  }, py::arg("name"), py::arg("a"), py::arg("da"), "dz from the forward output a and da");
-  k.def("softmax_sparse_crossentropy", [](py::handle z, py::handle y) {
-    return is_float64(z) ? sparse_loss_py<double>(z, y) : sparse_loss_py<float>(z, y);
-  }, py::arg("logits"), py::arg("labels"), "(mean loss, d mean loss / d logits, hits)");
-  k.def("softmax_crossentropy", [](py::handle z, py::handle t) {
-    return is_float64(z) ? dense_loss_py<double, softmax_crossentropy<double>>(z, t)
-                         : dense_loss_py<float, softmax_crossentropy<float>>(z, t);
-  }, py::arg("logits"), py::arg("targets"), "(mean loss, d mean loss / d logits, hits)");
-  k.def("batchnorm_forward_train", [](py::handle x, py::handle gamma, py::handle beta, double eps) {
-    return is_float64(x) ? batchnorm_forward_py<double>(x, gamma, beta, eps) : batchnorm_forward_py<float>(x, gamma, beta, eps);
-  }, py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon") = 1e-3,
-  "(y, x_hat, batch mean, batch variance (biased), inv_std)");
-  k.def("batchnorm_backward", [](py::handle dy, py::handle x_hat, py::handle gamma, py::handle inv_std) {
-    return is_float64(dy) ? batchnorm_backward_py<double>(dy, x_hat, gamma, inv_std) : batchnorm_backward_py<float>(dy, x_hat, gamma, inv_std);
-  }, py::arg("dy"), py::arg("x_hat"), py::arg("gamma"), py::arg("inv_std"), "(dx, dgamma, dbeta)");
-  k.def("mean_squared_error", [](py::handle p, py::handle t) {
-    return is_float64(p) ? dense_loss_py<double, mean_squared_error<double>>(p, t)
-                         : dense_loss_py<float, mean_squared_error<float>>(p, t);
-  }, py::arg("predictions"), py::arg("targets"), "(mean loss, d mean loss / d predictions, hits)");
+  k.def(
+      "dense_forward",
+      [](py::handle x, py::handle w, py::handle b) {
+        return is_float64(x) ? dense_forward_py<double>(x, w, b) : dense_forward_py<float>(x, w, b);
+      },
+      py::arg("x"), py::arg("W"), py::arg("b"), "y = x W + b");
+  k.def(
+      "dense_backward",
+      [](py::handle x, py::handle w, py::handle dy) {
+        return is_float64(x) ? dense_backward_py<double>(x, w, dy) : dense_backward_py<float>(x, w, dy);
+      },
+      py::arg("x"), py::arg("W"), py::arg("dy"), "(dx, dW, db) from dy");
+  k.def(
+      "activation_forward",
+      [](const std::string& name, py::handle z) {
+        return is_float64(z) ? activation_forward_py<double>(name, z) : activation_forward_py<float>(name, z);
+      },
+      py::arg("name"), py::arg("z"));
+  k.def(
+      "activation_backward",
+      [](const std::string& name, py::handle a, py::handle da) {
+        return is_float64(a) ? activation_backward_py<double>(name, a, da) : activation_backward_py<float>(name, a, da);
+      },
+      py::arg("name"), py::arg("a"), py::arg("da"), "dz from the forward output a and da");
+  k.def(
+      "softmax_sparse_crossentropy",
+      [](py::handle z, py::handle y) {
+        return is_float64(z) ? sparse_loss_py<double>(z, y) : sparse_loss_py<float>(z, y);
+      },
+      py::arg("logits"), py::arg("labels"), "(mean loss, d mean loss / d logits, hits)");
+  k.def(
+      "softmax_crossentropy",
+      [](py::handle z, py::handle t) {
+        return is_float64(z) ? dense_loss_py<double, softmax_crossentropy<double>>(z, t)
+                             : dense_loss_py<float, softmax_crossentropy<float>>(z, t);
+      },
+      py::arg("logits"), py::arg("targets"), "(mean loss, d mean loss / d logits, hits)");
+  k.def(
+      "batchnorm_forward_train",
+      [](py::handle x, py::handle gamma, py::handle beta, double eps) {
+        return is_float64(x) ? batchnorm_forward_py<double>(x, gamma, beta, eps)
+                             : batchnorm_forward_py<float>(x, gamma, beta, eps);
+      },
+      py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon") = 1e-3,
+      "(y, x_hat, batch mean, batch variance (biased), inv_std)");
+  k.def(
+      "batchnorm_backward",
+      [](py::handle dy, py::handle x_hat, py::handle gamma, py::handle inv_std) {
+        return is_float64(dy) ? batchnorm_backward_py<double>(dy, x_hat, gamma, inv_std)
+                              : batchnorm_backward_py<float>(dy, x_hat, gamma, inv_std);
+      },
+      py::arg("dy"), py::arg("x_hat"), py::arg("gamma"), py::arg("inv_std"), "(dx, dgamma, dbeta)");
+  k.def(
+      "mean_squared_error",
+      [](py::handle p, py::handle t) {
+        return is_float64(p) ? dense_loss_py<double, mean_squared_error<double>>(p, t)
+                             : dense_loss_py<float, mean_squared_error<float>>(p, t);
+      },
+      py::arg("predictions"), py::arg("targets"), "(mean loss, d mean loss / d predictions, hits)");
 }
 
 }  // namespace fastmlp::bindings

@@ -3,10 +3,10 @@
 
 #include <omp.h>
 
-#include "testing/allocation_counter.hpp"
-#include "runtime/denormals.hpp"
 #include "kernels/gemm.hpp"
+#include "runtime/denormals.hpp"
 #include "runtime/parallel.hpp"
+#include "testing/allocation_counter.hpp"
 
 namespace py = pybind11;
 
@@ -30,23 +30,26 @@ PYBIND11_MODULE(_core, m) {
         "Flush subnormal floats to zero in fastmlp's computations (x86 FTZ and DAZ); off by default. "
         "Returns False, changing nothing, where the CPU cannot.");
   m.def("get_flush_denormals", &fastmlp::flush_denormals);
-  m.def("build_info", [] {
-    py::dict info;
-    info["arch"] = FASTMLP_ARCH;
-    info["simd"] = Eigen::SimdInstructionSetsInUse();
-    info["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) +
-                    "." + std::to_string(EIGEN_MINOR_VERSION);
-    info["openmp"] = _OPENMP;
-    info["gemm"] = fastmlp::sgemm_kernel_name();
-    info["compiler"] = __VERSION__;
-    info["max_threads"] = omp_get_num_procs();
+  m.def(
+      "build_info",
+      [] {
+        py::dict info;
+        info["arch"] = FASTMLP_ARCH;
+        info["simd"] = Eigen::SimdInstructionSetsInUse();
+        info["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                        std::to_string(EIGEN_MINOR_VERSION);
+        info["openmp"] = _OPENMP;
+        info["gemm"] = fastmlp::sgemm_kernel_name();
+        info["compiler"] = __VERSION__;
+        info["max_threads"] = omp_get_num_procs();
 #ifdef FASTMLP_INSTRUMENT
-    info["instrumented"] = true;
+        info["instrumented"] = true;
 #else
-    info["instrumented"] = false;
+        info["instrumented"] = false;
 #endif
-    return info;
-  }, "How this build was compiled: target architecture, SIMD sets, Eigen and OpenMP versions.");
+        return info;
+      },
+      "How this build was compiled: target architecture, SIMD sets, Eigen and OpenMP versions.");
   m.def("allocation_counter_enabled", &fastmlp::allocation_counter_enabled,
         "Whether this build counts its heap allocations (instrumented builds on Linux do).");
   fastmlp::bindings::bind_kernels(m);

@@ -21,20 +21,19 @@ Batch check_batch(LockedNetwork& net, py::handle x_obj, py::handle y_obj) {
   if (loss_takes_labels(net.loss())) {
     auto y = require_array<std::int32_t>(y_obj, "y", 1);
     if (y.shape(0) != b.rows)
-      throw py::value_error("x has " + std::to_string(b.rows) + " rows but y has " +
-                            std::to_string(y.shape(0)));
+      throw py::value_error("x has " + std::to_string(b.rows) + " rows but y has " + std::to_string(y.shape(0)));
     const std::int32_t* labels = y.data();
     for (Index i = 0; i < b.rows; ++i)
       if (labels[i] < 0 || labels[i] >= K)
-        throw py::value_error("label " + std::to_string(labels[i]) + " at index " +
-                              std::to_string(i) + " is outside [0, " + std::to_string(K) + ")");
+        throw py::value_error("label " + std::to_string(labels[i]) + " at index " + std::to_string(i) +
+                              " is outside [0, " + std::to_string(K) + ")");
     b.targets.labels = labels;
     b.y_keepalive = y;
   } else {
     auto y = require_array<float>(y_obj, "y", 2);
     if (y.shape(0) != b.rows || y.shape(1) != K)
-      throw py::value_error("y has shape " + shape_string(y) + ", expected (" +
-                            std::to_string(b.rows) + ", " + std::to_string(K) + ")");
+      throw py::value_error("y has shape " + shape_string(y) + ", expected (" + std::to_string(b.rows) + ", " +
+                            std::to_string(K) + ")");
     b.targets.dense = y.data();
     b.y_keepalive = y;
   }
@@ -60,8 +59,9 @@ class DictConfig final : public LayerConfig {
   T get(const char* key, T fallback) const {
     if (!d_.contains(key)) return fallback;
     py::handle value = d_[key];
-    const bool fits = std::is_same_v<T, std::string> ? py::isinstance<py::str>(value)
-                                                      : py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value);
+    const bool fits = std::is_same_v<T, std::string>
+                          ? py::isinstance<py::str>(value)
+                          : py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value);
     if (!fits)
       throw py::type_error(std::string("layer field '") + key + "' has the wrong type: " +
                            std::string(py::str(py::type::handle_of(value).attr("__name__"))));
@@ -134,13 +134,13 @@ Dense layers over one flat parameter buffer. Metrics come back as
 (loss_sum, correct, count): divide by count for means.)doc")
       .def(py::init([](Index input_dim, std::vector<Index> units, std::vector<std::string> activations,
                        std::vector<std::string> kernel_initializers) {
-             if (units.size() != activations.size())
-               throw py::value_error("one activation per layer is required");
+             if (units.size() != activations.size()) throw py::value_error("one activation per layer is required");
              if (!kernel_initializers.empty() && kernel_initializers.size() != units.size())
                throw py::value_error("one kernel initializer per layer is required");
              std::vector<py::dict> configs;
              for (std::size_t i = 0; i < units.size(); ++i) {
-               py::dict d(py::arg("kind") = "dense", py::arg("units") = units[i], py::arg("activation") = activations[i]);
+               py::dict d(py::arg("kind") = "dense", py::arg("units") = units[i],
+                          py::arg("activation") = activations[i]);
                if (!kernel_initializers.empty()) d["kernel_initializer"] = kernel_initializers[i];
                configs.push_back(d);
              }
@@ -158,35 +158,45 @@ Dense layers over one flat parameter buffer. Metrics come back as
       .def_property_readonly("num_layers", &Network::num_layers)
       .def_property_readonly("num_params", &Network::num_params)
       .def_property_readonly("capacity", &Network::capacity)
-      .def_property_readonly("params", [](py::object self) {
-        auto& net = self.cast<LockedNetwork&>();
-        return view(self, net.params(), {net.num_params()});
-      }, "All trainable parameters, a writable float32 view (zero copy).")
-      .def_property_readonly("grads", [](py::object self) {
-        auto& net = self.cast<LockedNetwork&>();
-        return read_only_view(self, current_grads(net), {net.num_params()});
-      }, "Gradients of the last training step, same layout as params (read-only). Reading them "
-         "makes later steps store theirs, so the view stays current.")
-      .def_property_readonly("moving_stats", [](py::object self) {
-        auto& net = self.cast<LockedNetwork&>();
-        return view(self, net.moving_stats(), {net.num_stats()});
-      }, "BatchNormalization moving means and variances (not trained).")
-      .def("layer_params", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/false); },
-           py::arg("layer"),
-           "Views into params: Dense (W, b); BatchNormalization (gamma, beta, moving_mean, "
-           "moving_variance); Dropout ().")
-      .def("layer_grads", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/true); },
-           py::arg("layer"),
-           "Read-only views into grads: Dense (dW, db); BatchNormalization (dgamma, dbeta).")
-      .def_property("sparse_input_max_density",
+      .def_property_readonly(
+          "params",
+          [](py::object self) {
+            auto& net = self.cast<LockedNetwork&>();
+            return view(self, net.params(), {net.num_params()});
+          },
+          "All trainable parameters, a writable float32 view (zero copy).")
+      .def_property_readonly(
+          "grads",
+          [](py::object self) {
+            auto& net = self.cast<LockedNetwork&>();
+            return read_only_view(self, current_grads(net), {net.num_params()});
+          },
+          "Gradients of the last training step, same layout as params (read-only). Reading them "
+          "makes later steps store theirs, so the view stays current.")
+      .def_property_readonly(
+          "moving_stats",
+          [](py::object self) {
+            auto& net = self.cast<LockedNetwork&>();
+            return view(self, net.moving_stats(), {net.num_stats()});
+          },
+          "BatchNormalization moving means and variances (not trained).")
+      .def(
+          "layer_params", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/false); },
+          py::arg("layer"),
+          "Views into params: Dense (W, b); BatchNormalization (gamma, beta, moving_mean, "
+          "moving_variance); Dropout ().")
+      .def(
+          "layer_grads", [](py::object self, Index l) { return layer_views(self, l, /*grads=*/true); },
+          py::arg("layer"), "Read-only views into grads: Dense (dW, db); BatchNormalization (dgamma, dbeta).")
+      .def_property(
+          "sparse_input_max_density",
           [](LockedNetwork& net) -> py::object {
             std::lock_guard<std::mutex> lock(net.mutex);
             SparseInputProducts* sparse = sparse_input(net);
             return sparse ? py::object(py::float_(sparse->max_density)) : py::object(py::none());
           },
           [](LockedNetwork& net, double density) {
-            if (!(density >= 0 && density <= 1))
-              throw py::value_error("sparse_input_max_density must be in [0, 1]");
+            if (!(density >= 0 && density <= 1)) throw py::value_error("sparse_input_max_density must be in [0, 1]");
             py::gil_scoped_release release;  // never wait for the lock holding the GIL
             std::lock_guard<std::mutex> lock(net.mutex);
             if (SparseInputProducts* sparse = sparse_input(net)) sparse->max_density = density;
@@ -194,119 +204,147 @@ Dense layers over one flat parameter buffer. Metrics come back as
           "Fraction of nonzero inputs up to which a first Dense layer multiplies through the "
           "nonzeros only (exact: zeros add nothing); 0 always uses the dense product. None where "
           "the first layer is not Dense.")
-      .def_property_readonly("last_sparse_rows", [](LockedNetwork& net) -> Index {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        SparseInputProducts* sparse = sparse_input(net);
-        return sparse ? sparse->last_sparse_rows() : 0;
-      }, "Rows of the last forward pass that took the sparse product.")
-      .def_property_readonly("last_step", [](LockedNetwork& net) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        return std::string(net.last_strategy() ? net.last_strategy()->name() : "reference");
-      }, "Which step took the last training step: 'reference', or a strategy's name "
-         "('single_row': batch 1, the update applied as the gradients are formed; 'zero_row_update': "
-         "plain SGD skipping the first layer's kernel rows of zero inputs).")
-      .def("seed_dropout", [](LockedNetwork& net, std::uint64_t seed) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        net.seed_dropout(seed);
-      }, py::arg("seed"), "Seed the dropout masks of the following train_step calls.")
-      .def("initialize", [](LockedNetwork& net, std::uint64_t seed) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        net.initialize(seed);
-      }, py::arg("seed"), "Every layer's initial values (Dense kernels by their kernel_initializer).")
-      .def("set_loss", [](LockedNetwork& net, const std::string& name) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        net.set_loss(parse_loss(name));
-      }, py::arg("loss"))
-      .def("set_optimizer", [](LockedNetwork& net, std::shared_ptr<Optimizer> opt) {
-        std::lock_guard<std::mutex> lock(net.mutex);
-        net.set_optimizer(std::move(opt));
-      }, py::arg("optimizer"))
-      .def("train_step", [](LockedNetwork& net, py::handle x, py::handle y) {
-        Batch b = check_batch(net, x, y);
-        if (b.rows < 1) throw py::value_error("x is empty");
-        Metrics m;
-        {
-          ComputeScope compute;
-          std::lock_guard<std::mutex> lock(net.mutex);
-          m = net.train_step(b.x, b.targets, b.rows);
-        }
-        return metrics_tuple(m);
-      }, py::arg("x"), py::arg("y"), "Forward, loss, backward and update on one batch.")
-      .def("train_epoch", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size,
-                             bool shuffle, std::uint64_t seed, py::object learning_rates,
-                             py::object progress, double progress_interval) {
-        Batch b = check_batch(net, x, y);
-        if (b.rows < 1) throw py::value_error("x is empty");
-        if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
-        const double* rates = nullptr;
-        py::array_t<double> rates_array;
-        if (!learning_rates.is_none()) {
-          rates_array = require_array<double>(learning_rates, "learning_rates", 1);
-          const Index steps = (b.rows + batch_size - 1) / batch_size;
-          if (rates_array.shape(0) != steps)
-            throw py::value_error("learning_rates has " + std::to_string(rates_array.shape(0)) +
-                                  " values for an epoch of " + std::to_string(steps) + " steps");
-          rates = rates_array.data();
-        }
-        Network::Progress report;
-        if (!progress.is_none()) {
-          // Runs with the GIL taken back; it must not call into this network
-          // (the epoch holds its lock). An exception from it ends the epoch.
-          // A handle, not an object: copying the std::function without the
-          // GIL must not touch reference counts (`progress` outlives the call).
-          py::handle callback = progress;
-          report = [callback](const Metrics& m, Index done, Index steps) {
-            py::gil_scoped_acquire acquire;
-            DenormalPause pause;  // Python code runs in its usual IEEE mode
-            callback(m.loss_sum, m.correct, m.count, done, steps);
-          };
-        }
-        Metrics m;
-        {
-          ComputeScope compute;
-          std::lock_guard<std::mutex> lock(net.mutex);
-          net.set_progress(report, progress_interval);
-          try {
-            m = net.train_epoch(b.x, b.targets, b.rows, batch_size, shuffle, seed, rates);
-          } catch (...) {
-            net.set_progress(nullptr, progress_interval);
-            throw;
-          }
-          net.set_progress(nullptr, progress_interval);
-        }
-        return metrics_tuple(m);
-      }, py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("shuffle"), py::arg("seed"),
-      py::arg("learning_rates") = py::none(), py::arg("progress") = py::none(),
-      py::arg("progress_interval") = 0.1,
-      "One epoch; learning_rates (float64, one per step) overrides the optimizer's rate step by step; "
-      "progress(loss_sum, correct, count, steps_done, steps) is called at most every progress_interval "
-      "seconds and after the last step.")
-      .def("predict", [](LockedNetwork& net, py::handle x_obj, Index batch_size) {
-        auto x = require_array<float>(x_obj, "x", 2);
-        if (x.shape(1) != net.input_dim())
-          throw py::value_error("x has shape " + shape_string(x) + " but the network expects (n, " +
-                                std::to_string(net.input_dim()) + ")");
-        if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
-        py::array_t<float> out({x.shape(0), py::ssize_t(net.output_dim())});
-        float* out_data = out.mutable_data();
-        {
-          ComputeScope compute;
-          std::lock_guard<std::mutex> lock(net.mutex);
-          net.predict(x.data(), x.shape(0), out_data, batch_size);
-        }
-        return out;
-      }, py::arg("x"), py::arg("batch_size"))
-      .def("evaluate", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size) {
-        Batch b = check_batch(net, x, y);
-        if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
-        Metrics m;
-        {
-          ComputeScope compute;
-          std::lock_guard<std::mutex> lock(net.mutex);
-          m = net.evaluate(b.x, b.targets, b.rows, batch_size);
-        }
-        return metrics_tuple(m);
-      }, py::arg("x"), py::arg("y"), py::arg("batch_size"));
+      .def_property_readonly(
+          "last_sparse_rows",
+          [](LockedNetwork& net) -> Index {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            SparseInputProducts* sparse = sparse_input(net);
+            return sparse ? sparse->last_sparse_rows() : 0;
+          },
+          "Rows of the last forward pass that took the sparse product.")
+      .def_property_readonly(
+          "last_step",
+          [](LockedNetwork& net) {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            return std::string(net.last_strategy() ? net.last_strategy()->name() : "reference");
+          },
+          "Which step took the last training step: 'reference', or a strategy's name "
+          "('single_row': batch 1, the update applied as the gradients are formed; 'zero_row_update': "
+          "plain SGD skipping the first layer's kernel rows of zero inputs).")
+      .def(
+          "seed_dropout",
+          [](LockedNetwork& net, std::uint64_t seed) {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            net.seed_dropout(seed);
+          },
+          py::arg("seed"), "Seed the dropout masks of the following train_step calls.")
+      .def(
+          "initialize",
+          [](LockedNetwork& net, std::uint64_t seed) {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            net.initialize(seed);
+          },
+          py::arg("seed"), "Every layer's initial values (Dense kernels by their kernel_initializer).")
+      .def(
+          "set_loss",
+          [](LockedNetwork& net, const std::string& name) {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            net.set_loss(parse_loss(name));
+          },
+          py::arg("loss"))
+      .def(
+          "set_optimizer",
+          [](LockedNetwork& net, std::shared_ptr<Optimizer> opt) {
+            std::lock_guard<std::mutex> lock(net.mutex);
+            net.set_optimizer(std::move(opt));
+          },
+          py::arg("optimizer"))
+      .def(
+          "train_step",
+          [](LockedNetwork& net, py::handle x, py::handle y) {
+            Batch b = check_batch(net, x, y);
+            if (b.rows < 1) throw py::value_error("x is empty");
+            Metrics m;
+            {
+              ComputeScope compute;
+              std::lock_guard<std::mutex> lock(net.mutex);
+              m = net.train_step(b.x, b.targets, b.rows);
+            }
+            return metrics_tuple(m);
+          },
+          py::arg("x"), py::arg("y"), "Forward, loss, backward and update on one batch.")
+      .def(
+          "train_epoch",
+          [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size, bool shuffle, std::uint64_t seed,
+             py::object learning_rates, py::object progress, double progress_interval) {
+            Batch b = check_batch(net, x, y);
+            if (b.rows < 1) throw py::value_error("x is empty");
+            if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
+            const double* rates = nullptr;
+            py::array_t<double> rates_array;
+            if (!learning_rates.is_none()) {
+              rates_array = require_array<double>(learning_rates, "learning_rates", 1);
+              const Index steps = (b.rows + batch_size - 1) / batch_size;
+              if (rates_array.shape(0) != steps)
+                throw py::value_error("learning_rates has " + std::to_string(rates_array.shape(0)) +
+                                      " values for an epoch of " + std::to_string(steps) + " steps");
+              rates = rates_array.data();
+            }
+            Network::Progress report;
+            if (!progress.is_none()) {
+              // Runs with the GIL taken back; it must not call into this network
+              // (the epoch holds its lock). An exception from it ends the epoch.
+              // A handle, not an object: copying the std::function without the
+              // GIL must not touch reference counts (`progress` outlives the call).
+              py::handle callback = progress;
+              report = [callback](const Metrics& m, Index done, Index steps) {
+                py::gil_scoped_acquire acquire;
+                DenormalPause pause;  // Python code runs in its usual IEEE mode
+                callback(m.loss_sum, m.correct, m.count, done, steps);
+              };
+            }
+            Metrics m;
+            {
+              ComputeScope compute;
+              std::lock_guard<std::mutex> lock(net.mutex);
+              net.set_progress(report, progress_interval);
+              try {
+                m = net.train_epoch(b.x, b.targets, b.rows, batch_size, shuffle, seed, rates);
+              } catch (...) {
+                net.set_progress(nullptr, progress_interval);
+                throw;
+              }
+              net.set_progress(nullptr, progress_interval);
+            }
+            return metrics_tuple(m);
+          },
+          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("shuffle"), py::arg("seed"),
+          py::arg("learning_rates") = py::none(), py::arg("progress") = py::none(), py::arg("progress_interval") = 0.1,
+          "One epoch; learning_rates (float64, one per step) overrides the optimizer's rate step by step; "
+          "progress(loss_sum, correct, count, steps_done, steps) is called at most every progress_interval "
+          "seconds and after the last step.")
+      .def(
+          "predict",
+          [](LockedNetwork& net, py::handle x_obj, Index batch_size) {
+            auto x = require_array<float>(x_obj, "x", 2);
+            if (x.shape(1) != net.input_dim())
+              throw py::value_error("x has shape " + shape_string(x) + " but the network expects (n, " +
+                                    std::to_string(net.input_dim()) + ")");
+            if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
+            py::array_t<float> out({x.shape(0), py::ssize_t(net.output_dim())});
+            float* out_data = out.mutable_data();
+            {
+              ComputeScope compute;
+              std::lock_guard<std::mutex> lock(net.mutex);
+              net.predict(x.data(), x.shape(0), out_data, batch_size);
+            }
+            return out;
+          },
+          py::arg("x"), py::arg("batch_size"))
+      .def(
+          "evaluate",
+          [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size) {
+            Batch b = check_batch(net, x, y);
+            if (batch_size < 1) throw py::value_error("batch_size must be >= 1");
+            Metrics m;
+            {
+              ComputeScope compute;
+              std::lock_guard<std::mutex> lock(net.mutex);
+              m = net.evaluate(b.x, b.targets, b.rows, batch_size);
+            }
+            return metrics_tuple(m);
+          },
+          py::arg("x"), py::arg("y"), py::arg("batch_size"));
 }
 
 }  // namespace fastmlp::bindings

@@ -32,8 +32,8 @@ std::vector<Span> spans_of(const py::handle& params_obj, const py::handle& grads
     for (auto h : py::reinterpret_borrow<py::sequence>(grads_obj)) grads.push_back(h);
   }
   if (params.size() != grads.size())
-    throw py::value_error(std::to_string(grads.size()) + " gradients for " +
-                          std::to_string(params.size()) + " parameters");
+    throw py::value_error(std::to_string(grads.size()) + " gradients for " + std::to_string(params.size()) +
+                          " parameters");
   std::vector<Span> spans;
   for (std::size_t i = 0; i < params.size(); ++i) {
     const std::string p_name = "params[" + std::to_string(i) + "]";
@@ -41,8 +41,8 @@ std::vector<Span> spans_of(const py::handle& params_obj, const py::handle& grads
     auto p = require_array<float>(params[i], p_name.c_str(), -1, /*writable=*/true);
     auto g = require_array<float>(grads[i], g_name.c_str(), -1);
     if (p.size() != g.size())
-      throw py::value_error(p_name + " has " + std::to_string(p.size()) + " values but " + g_name +
-                            " has " + std::to_string(g.size()));
+      throw py::value_error(p_name + " has " + std::to_string(p.size()) + " values but " + g_name + " has " +
+                            std::to_string(g.size()));
     spans.push_back({p.mutable_data(), g.data(), Index(p.size())});
     keepalive.push_back(p);
     keepalive.push_back(g);
@@ -73,29 +73,37 @@ void bind_optim(py::module_& m) {
       .def_property_readonly("scalar_names", &Optimizer::scalar_names)
       .def_property_readonly("bound_size", &Optimizer::bound_size)
       .def("bind", &Optimizer::bind, py::arg("n"), "Size (and reset) the state for n parameters.")
-      .def("state", [](py::object self, std::size_t i) {
-        auto& opt = self.cast<Optimizer&>();
-        if (i >= opt.state_names().size() || opt.bound_size() < 0)
-          throw py::index_error("no state buffer " + std::to_string(i));
-        return py::array_t<float>({py::ssize_t(opt.bound_size())}, opt.state(i), self);
-      }, py::arg("index"), "State buffer `index` (see state_names): a writable view.")
-      .def("get_scalar", [](Optimizer& opt, std::size_t i) {
-        double* v = opt.scalar(i);
-        if (!v) throw py::index_error("no scalar state " + std::to_string(i));
-        return *v;
-      })
-      .def("set_scalar", [](Optimizer& opt, std::size_t i, double value) {
-        double* v = opt.scalar(i);
-        if (!v) throw py::index_error("no scalar state " + std::to_string(i));
-        *v = value;
-      })
-      .def("step", [](Optimizer& opt, py::handle params, py::handle grads) {
-        std::vector<py::object> keepalive;
-        std::vector<Span> spans = spans_of(params, grads, keepalive);
-        ComputeScope compute;
-        opt.step(spans.data(), spans.size());
-      }, py::arg("params"), py::arg("grads"),
-      "One update, in place, of a float32 array or a list of them, from the gradients.");
+      .def(
+          "state",
+          [](py::object self, std::size_t i) {
+            auto& opt = self.cast<Optimizer&>();
+            if (i >= opt.state_names().size() || opt.bound_size() < 0)
+              throw py::index_error("no state buffer " + std::to_string(i));
+            return py::array_t<float>({py::ssize_t(opt.bound_size())}, opt.state(i), self);
+          },
+          py::arg("index"), "State buffer `index` (see state_names): a writable view.")
+      .def("get_scalar",
+           [](Optimizer& opt, std::size_t i) {
+             double* v = opt.scalar(i);
+             if (!v) throw py::index_error("no scalar state " + std::to_string(i));
+             return *v;
+           })
+      .def("set_scalar",
+           [](Optimizer& opt, std::size_t i, double value) {
+             double* v = opt.scalar(i);
+             if (!v) throw py::index_error("no scalar state " + std::to_string(i));
+             *v = value;
+           })
+      .def(
+          "step",
+          [](Optimizer& opt, py::handle params, py::handle grads) {
+            std::vector<py::object> keepalive;
+            std::vector<Span> spans = spans_of(params, grads, keepalive);
+            ComputeScope compute;
+            opt.step(spans.data(), spans.size());
+          },
+          py::arg("params"), py::arg("grads"),
+          "One update, in place, of a float32 array or a list of them, from the gradients.");
 
   kernel<TorchSGD>(m, "TorchSGD")
       .def_readwrite("momentum", &TorchSGD::momentum)
@@ -152,44 +160,49 @@ void bind_optim(py::module_& m) {
       .def_readwrite("beta1", &TorchRAdam::beta1)
       .def_readwrite("beta2", &TorchRAdam::beta2)
       .def_readwrite("eps", &TorchRAdam::eps);
-  kernel<Adadelta>(m, "Adadelta")
-      .def_readwrite("rho", &Adadelta::rho)
-      .def_readwrite("eps", &Adadelta::eps);
-  kernel<Lion>(m, "Lion")
-      .def_readwrite("beta1", &Lion::beta1)
-      .def_readwrite("beta2", &Lion::beta2);
+  kernel<Adadelta>(m, "Adadelta").def_readwrite("rho", &Adadelta::rho).def_readwrite("eps", &Adadelta::eps);
+  kernel<Lion>(m, "Lion").def_readwrite("beta1", &Lion::beta1).def_readwrite("beta2", &Lion::beta2);
 
-  m.def("sgd_step", [](py::handle p_obj, py::handle g_obj, float lr) {
-    auto p = require_array<float>(p_obj, "params", -1, /*writable=*/true);
-    auto g = require_array<float>(g_obj, "grads", -1);
-    if (p.size() != g.size())
-      throw py::value_error("params has " + std::to_string(p.size()) + " values but grads has " +
-                            std::to_string(g.size()));
-    float* pd = p.mutable_data();
-    const float* gd = g.data();
-    const Index n = p.size();
-    ComputeScope compute;
-    sgd_step(pd, gd, n, lr);
-  }, py::arg("params"), py::arg("grads"), py::arg("lr"), "params -= lr * grads, in place.");
+  m.def(
+      "sgd_step",
+      [](py::handle p_obj, py::handle g_obj, float lr) {
+        auto p = require_array<float>(p_obj, "params", -1, /*writable=*/true);
+        auto g = require_array<float>(g_obj, "grads", -1);
+        if (p.size() != g.size())
+          throw py::value_error("params has " + std::to_string(p.size()) + " values but grads has " +
+                                std::to_string(g.size()));
+        float* pd = p.mutable_data();
+        const float* gd = g.data();
+        const Index n = p.size();
+        ComputeScope compute;
+        sgd_step(pd, gd, n, lr);
+      },
+      py::arg("params"), py::arg("grads"), py::arg("lr"), "params -= lr * grads, in place.");
 
-  m.def("sum_of_squares", [](py::handle g_obj) {
-    auto g = require_array<float>(g_obj, "array", -1);
-    const float* data = g.data();
-    const Index n = g.size();
-    ComputeScope compute;
-    return sum_of_squares(data, n);
-  }, py::arg("array"), "sum of x^2 in float64, the same for any thread count.");
+  m.def(
+      "sum_of_squares",
+      [](py::handle g_obj) {
+        auto g = require_array<float>(g_obj, "array", -1);
+        const float* data = g.data();
+        const Index n = g.size();
+        ComputeScope compute;
+        return sum_of_squares(data, n);
+      },
+      py::arg("array"), "sum of x^2 in float64, the same for any thread count.");
 
-  m.def("scale_and_clip", [](py::handle g_obj, float scale, float clip) {
-    auto g = require_array<float>(g_obj, "array", -1, /*writable=*/true);
-    float* data = g.mutable_data();
-    const Index n = g.size();
-    ComputeScope compute;
-    fused_loop(n, [=](Index i) {
-      const float v = data[i] * scale;
-      data[i] = v < -clip ? -clip : (v > clip ? clip : v);
-    });
-  }, py::arg("array"), py::arg("scale"), py::arg("clip"), "x <- clamp(x * scale, -clip, clip), in place.");
+  m.def(
+      "scale_and_clip",
+      [](py::handle g_obj, float scale, float clip) {
+        auto g = require_array<float>(g_obj, "array", -1, /*writable=*/true);
+        float* data = g.mutable_data();
+        const Index n = g.size();
+        ComputeScope compute;
+        fused_loop(n, [=](Index i) {
+          const float v = data[i] * scale;
+          data[i] = v < -clip ? -clip : (v > clip ? clip : v);
+        });
+      },
+      py::arg("array"), py::arg("scale"), py::arg("clip"), "x <- clamp(x * scale, -clip, clip), in place.");
 }
 
 }  // namespace fastmlp::bindings

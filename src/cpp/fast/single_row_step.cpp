@@ -180,8 +180,8 @@ void SingleRowStep::backward(Network& network, const float* x, const GradientTra
   }
 }
 
-void SingleRowStep::update_piece(Network& network, const Piece& piece, const GradientTransform& transform,
-                                 bool shared, bool zero) {
+void SingleRowStep::update_piece(Network& network, const Piece& piece, const GradientTransform& transform, bool shared,
+                                 bool zero) {
   alignas(64) static const float zeros[kPiece] = {};
   alignas(64) thread_local float g[kPiece];
   const Dense& layer = *layers_[piece.layer];

@@ -61,8 +61,8 @@ class SingleRowStep final : public StepStrategy {
   // Appends [begin, end) of a layer's parameters to `to` as pieces of at most kPiece values.
   static void add_pieces(std::vector<Piece>& to, Index layer, Index begin, Index end);
   // The passes and the update, on the threads that pay (see the top of the file).
-  Metrics passes_and_update(Network& network, const float* x, Targets y, const GradientTransform& transform,
-                            float lr, bool overlap);
+  Metrics passes_and_update(Network& network, const float* x, Targets y, const GradientTransform& transform, float lr,
+                            bool overlap);
   // One piece's update, its gradient formed in L1 (or +0: `zero`).
   void update_piece(Network& network, const Piece& piece, const GradientTransform& transform, bool shared, bool zero);
 

@@ -57,9 +57,7 @@ void activation_forward(Activation f, const T* z, T* a, Index N, Index K) {
     case Activation::Linear:
       if (a != z) std::copy(z, z + n, a);
       break;
-    case Activation::ReLU:
-      parallel_for(n, [=](Index i) { a[i] = z[i] > T(0) ? z[i] : T(0); });
-      break;
+    case Activation::ReLU: parallel_for(n, [=](Index i) { a[i] = z[i] > T(0) ? z[i] : T(0); }); break;
     case Activation::Sigmoid:
       // exp of a non-positive argument only, so it never overflows.
       parallel_for<false>(n, [=](Index i) {
@@ -67,12 +65,10 @@ void activation_forward(Activation f, const T* z, T* a, Index N, Index K) {
         a[i] = z[i] >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
       });
       break;
-    case Activation::Tanh:
-      parallel_for<false>(n, [=](Index i) { a[i] = std::tanh(z[i]); });
-      break;
+    case Activation::Tanh: parallel_for<false>(n, [=](Index i) { a[i] = std::tanh(z[i]); }); break;
     case Activation::Softmax:
-      parallel_for<false>(N, [=](Index r) { softmax_row(z + r * K, a + r * K, K); },
-                          (kParallelMinElements + K - 1) / K);
+      parallel_for<false>(
+          N, [=](Index r) { softmax_row(z + r * K, a + r * K, K); }, (kParallelMinElements + K - 1) / K);
       break;
   }
 }
@@ -84,25 +80,22 @@ void activation_backward(Activation f, const T* a, const T* da, T* dz, Index N, 
     case Activation::Linear:
       if (dz != da) std::copy(da, da + n, dz);
       break;
-    case Activation::ReLU:
-      parallel_for(n, [=](Index i) { dz[i] = a[i] > T(0) ? da[i] : T(0); });
-      break;
-    case Activation::Sigmoid:
-      parallel_for(n, [=](Index i) { dz[i] = da[i] * a[i] * (T(1) - a[i]); });
-      break;
-    case Activation::Tanh:
-      parallel_for(n, [=](Index i) { dz[i] = da[i] * (T(1) - a[i] * a[i]); });
-      break;
+    case Activation::ReLU: parallel_for(n, [=](Index i) { dz[i] = a[i] > T(0) ? da[i] : T(0); }); break;
+    case Activation::Sigmoid: parallel_for(n, [=](Index i) { dz[i] = da[i] * a[i] * (T(1) - a[i]); }); break;
+    case Activation::Tanh: parallel_for(n, [=](Index i) { dz[i] = da[i] * (T(1) - a[i] * a[i]); }); break;
     case Activation::Softmax:
       // dz_k = a_k (da_k - sum_j a_j da_j): the Jacobian-vector product per row.
-      parallel_for<false>(N, [=](Index r) {
-        const T* ar = a + r * K;
-        const T* dar = da + r * K;
-        T* dzr = dz + r * K;
-        T dot = 0;
-        for (Index k = 0; k < K; ++k) dot += ar[k] * dar[k];
-        for (Index k = 0; k < K; ++k) dzr[k] = ar[k] * (dar[k] - dot);
-      }, (kParallelMinElements + K - 1) / K);
+      parallel_for<false>(
+          N,
+          [=](Index r) {
+            const T* ar = a + r * K;
+            const T* dar = da + r * K;
+            T* dzr = dz + r * K;
+            T dot = 0;
+            for (Index k = 0; k < K; ++k) dot += ar[k] * dar[k];
+            for (Index k = 0; k < K; ++k) dzr[k] = ar[k] * (dar[k] - dot);
+          },
+          (kParallelMinElements + K - 1) / K);
       break;
   }
 }

@@ -14,8 +14,8 @@ namespace fastmlp {
 
 // Writes y, x_hat, the batch mean and variance (biased) and inv_std.
 template <typename T>
-void batchnorm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T* x_hat, T* mean,
-                             T* var, T* inv_std, Index N, Index K, T eps) {
+void batchnorm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T* x_hat, T* mean, T* var, T* inv_std,
+                             Index N, Index K, T eps) {
   for (Index k = 0; k < K; ++k) mean[k] = var[k] = T(0);
   for (Index n = 0; n < N; ++n)
     for (Index k = 0; k < K; ++k) mean[k] += x[n * K + k];
@@ -38,8 +38,8 @@ void batchnorm_forward_train(const T* x, const T* gamma, const T* beta, T* y, T*
 }
 
 template <typename T>
-void batchnorm_forward_infer(const T* x, const T* gamma, const T* beta, const T* moving_mean,
-                             const T* moving_var, T* y, Index N, Index K, T eps) {
+void batchnorm_forward_infer(const T* x, const T* gamma, const T* beta, const T* moving_mean, const T* moving_var, T* y,
+                             Index N, Index K, T eps) {
   for (Index n = 0; n < N; ++n)
     for (Index k = 0; k < K; ++k)
       y[n * K + k] = gamma[k] * (x[n * K + k] - moving_mean[k]) / std::sqrt(moving_var[k] + eps) + beta[k];
@@ -47,8 +47,8 @@ void batchnorm_forward_infer(const T* x, const T* gamma, const T* beta, const T*
 
 // dgamma, dbeta are written (not accumulated); dx may alias dy.
 template <typename T>
-void batchnorm_backward(const T* dy, const T* x_hat, const T* gamma, const T* inv_std, T* dx,
-                        T* dgamma, T* dbeta, Index N, Index K) {
+void batchnorm_backward(const T* dy, const T* x_hat, const T* gamma, const T* inv_std, T* dx, T* dgamma, T* dbeta,
+                        Index N, Index K) {
   for (Index k = 0; k < K; ++k) dgamma[k] = dbeta[k] = T(0);
   for (Index n = 0; n < N; ++n)
     for (Index k = 0; k < K; ++k) {

@@ -35,8 +35,8 @@ void dense_forward(const T* x, const T* W, const T* b, T* y, Index N, Index in, 
 
 // dW = x^T dy (or +=), and dx = dy W^T when dx is not null.
 template <typename T>
-void dense_backward_matmul(const T* x, const T* W, const T* dy, T* dx, T* dW, Index N, Index in,
-                           Index out, bool accumulate) {
+void dense_backward_matmul(const T* x, const T* W, const T* dy, T* dx, T* dW, Index N, Index in, Index out,
+                           bool accumulate) {
   gemm(Op::Transpose, Op::None, in, out, N, x, in, dy, out, dW, out, accumulate);
   if (dx) gemm(Op::None, Op::Transpose, N, in, out, dy, out, W, out, dx, in, /*accumulate=*/false);
 }
@@ -77,7 +77,8 @@ inline void single_row_gradient(const float* x, const float* dy, Index in, Index
       _mm512_storeu_ps(gk + j, zero ? zeros : _mm512_fmadd_ps(xv, _mm512_loadu_ps(dy + j), zeros));
     if (j < j1) {
       const __mmask16 tail = __mmask16((1u << (j1 - j)) - 1);
-      _mm512_mask_storeu_ps(gk + j, tail, zero ? zeros : _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(tail, dy + j), zeros));
+      _mm512_mask_storeu_ps(gk + j, tail,
+                            zero ? zeros : _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(tail, dy + j), zeros));
     }
 #else
     if (zero) {
@@ -104,8 +105,7 @@ inline void single_row_gradient(const float* x, const float* dy, Index in, Index
 // are skipped. db = 0 + dy, summed as bias_backward sums it.
 //   x (in), dy (out); W (in, out) and b (out) updated in place
 template <class Rule>
-void dense_rank_one_update(const float* x, const float* dy, float* W, float* b, Index in, Index out,
-                           const Rule& rule) {
+void dense_rank_one_update(const float* x, const float* dy, float* W, float* b, Index in, Index out, const Rule& rule) {
   // The rows visited are scattered over W (which may not fit in L2): while
   // one row is updated, the next one's cache lines are requested.
   auto next_nonzero = [&](Index k) {
@@ -127,8 +127,8 @@ void dense_rank_one_update(const float* x, const float* dy, float* W, float* b, 
 }
 
 template <typename T>
-void dense_backward(const T* x, const T* W, const T* dy, T* dx, T* dW, T* db, Index N, Index in,
-                    Index out, bool accumulate) {
+void dense_backward(const T* x, const T* W, const T* dy, T* dx, T* dW, T* db, Index N, Index in, Index out,
+                    bool accumulate) {
   dense_backward_matmul(x, W, dy, dx, dW, N, in, out, accumulate);
   bias_backward(dy, db, N, out, accumulate);
 }

@@ -16,8 +16,8 @@ namespace fastmlp {
 
 enum class Op { None, Transpose };
 
-void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index lda, const float* B,
-           Index ldb, float* C, Index ldc, bool accumulate);
+void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index lda, const float* B, Index ldb, float* C,
+           Index ldc, bool accumulate);
 
 // Which implementation sgemm is: "avx512" or "eigen".
 const char* sgemm_kernel_name();
@@ -25,8 +25,8 @@ const char* sgemm_kernel_name();
 // Eigen's product for the same arguments: float64's product, sgemm's
 // fallback, and the ceiling the benchmark compares against.
 template <typename T>
-void gemm_eigen(Op op_a, Op op_b, Index M, Index N, Index K, const T* A, Index lda, const T* B, Index ldb,
-                T* C, Index ldc, bool accumulate) {
+void gemm_eigen(Op op_a, Op op_b, Index M, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
+                Index ldc, bool accumulate) {
   using Stride = Eigen::OuterStride<>;
   Eigen::Map<RowMatrix<T>, 0, Stride> c(C, M, N, Stride(ldc));
   const bool ta = op_a == Op::Transpose, tb = op_b == Op::Transpose;
@@ -45,8 +45,8 @@ void gemm_eigen(Op op_a, Op op_b, Index M, Index N, Index K, const T* A, Index l
 }
 
 template <typename T>
-void gemm(Op op_a, Op op_b, Index M, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
-          Index ldc, bool accumulate) {
+void gemm(Op op_a, Op op_b, Index M, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc,
+          bool accumulate) {
   if constexpr (std::is_same_v<T, float>)
     sgemm(op_a, op_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
   else

@@ -147,8 +147,8 @@ void pack_transposed_panel(const float* B, Index ldb, Index K, Index j0, Index w
 // along contiguous memory, four rows of B at a time. Each value is 16 lane
 // sums over k in order, then _mm512_reduce_add_ps's fixed tree, then added
 // to c when accumulating. Rows [j_begin, j_end) of B.
-void row_times_transposed(const float* a, const float* B, Index ldb, Index K, float* c, bool accumulate,
-                          Index j_begin, Index j_end) {
+void row_times_transposed(const float* a, const float* B, Index ldb, Index K, float* c, bool accumulate, Index j_begin,
+                          Index j_end) {
   constexpr int kRowsAtOnce = 4;
   for (Index j = j_begin; j < j_end; j += kRowsAtOnce) {
     const int rows = int(std::min<Index>(kRowsAtOnce, j_end - j));
@@ -178,14 +178,15 @@ void single_row_times(const float* a, Index a_col, Index K, const float* B, Inde
   __m512 acc[V];
 #pragma GCC unroll 20
   for (int v = 0; v < V; ++v)
-    acc[v] = accumulate ? _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), c + 16 * v) : _mm512_setzero_ps();
+    acc[v] =
+        accumulate ? _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), c + 16 * v) : _mm512_setzero_ps();
   for (Index k = 0; k < K; ++k) {
     const __m512 s = _mm512_set1_ps(a[k * a_col]);
     const float* brow = B + k * ldb;
 #pragma GCC unroll 20
     for (int v = 0; v < V; ++v)
-      acc[v] = _mm512_fmadd_ps(s, v == V - 1 ? _mm512_maskz_loadu_ps(last, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v),
-                               acc[v]);
+      acc[v] = _mm512_fmadd_ps(
+          s, v == V - 1 ? _mm512_maskz_loadu_ps(last, brow + 16 * v) : _mm512_loadu_ps(brow + 16 * v), acc[v]);
   }
 #pragma GCC unroll 20
   for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(c + 16 * v, v == V - 1 ? last : __mmask16(0xFFFF), acc[v]);
@@ -257,8 +258,8 @@ void multiply_block(const Operands& o, bool pack_b, const float* B, Index ldb, I
 
 }  // namespace
 
-void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index lda, const float* B,
-           Index ldb, float* C, Index ldc, bool accumulate) {
+void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index lda, const float* B, Index ldb, float* C,
+           Index ldc, bool accumulate) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // an empty sum: C = 0, or C unchanged
     if (!accumulate)
@@ -268,7 +269,9 @@ void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index ld
   const bool ta = op_a == Op::Transpose, tb = op_b == Op::Transpose;
   if (M == 1 && tb) {  // packing B^T would cost more than the product: dot products instead
     const int threads = N * K >= kParallelMinMacs ? int(std::min<Index>(num_threads(), N)) : 1;
-    auto share = [&](Index t, Index nt) { row_times_transposed(A, B, ldb, K, C, accumulate, N * t / nt, N * (t + 1) / nt); };
+    auto share = [&](Index t, Index nt) {
+      row_times_transposed(A, B, ldb, K, C, accumulate, N * t / nt, N * (t + 1) / nt);
+    };
     run_shares(threads, share);
     return;
   }
@@ -284,9 +287,8 @@ void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index ld
   }
   const Operands o{K, A, ta ? 1 : lda, ta ? lda : 1, tb ? kPanel : ldb, C, ldc, accumulate};
   const Index col_vectors = (N + 15) / 16, row_tiles = (M + kRows - 1) / kRows;
-  const int threads = M * N * K >= kParallelMinMacs
-                          ? int(std::min<Index>(num_threads(), std::max(col_vectors, row_tiles)))
-                          : 1;
+  const int threads =
+      M * N * K >= kParallelMinMacs ? int(std::min<Index>(num_threads(), std::max(col_vectors, row_tiles))) : 1;
   // Thread t of nt takes an equal share of whole column vectors (so every
   // thread reads its own B panels once), or of row tiles when C has few columns.
   auto multiply_share = [&](Index t, Index nt) {

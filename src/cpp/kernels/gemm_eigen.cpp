@@ -4,8 +4,8 @@
 
 namespace fastmlp {
 
-void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index lda, const float* B,
-           Index ldb, float* C, Index ldc, bool accumulate) {
+void sgemm(Op op_a, Op op_b, Index M, Index N, Index K, const float* A, Index lda, const float* B, Index ldb, float* C,
+           Index ldc, bool accumulate) {
   gemm_eigen(op_a, op_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 

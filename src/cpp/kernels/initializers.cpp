@@ -38,21 +38,11 @@ void fill_truncated_normal(float* w, Index n, double stddev, Rng& rng) {
 void initialize(Initializer init, float* w, Index fan_in, Index fan_out, Rng& rng) {
   const Index n = fan_in * fan_out;
   switch (init) {
-    case Initializer::GlorotUniform:
-      fill_uniform(w, n, std::sqrt(6.0 / double(fan_in + fan_out)), rng);
-      break;
-    case Initializer::HeUniform:
-      fill_uniform(w, n, std::sqrt(6.0 / double(fan_in)), rng);
-      break;
-    case Initializer::GlorotNormal:
-      fill_truncated_normal(w, n, std::sqrt(2.0 / double(fan_in + fan_out)), rng);
-      break;
-    case Initializer::HeNormal:
-      fill_truncated_normal(w, n, std::sqrt(2.0 / double(fan_in)), rng);
-      break;
-    case Initializer::Zeros:
-      std::fill(w, w + n, 0.0f);
-      break;
+    case Initializer::GlorotUniform: fill_uniform(w, n, std::sqrt(6.0 / double(fan_in + fan_out)), rng); break;
+    case Initializer::HeUniform: fill_uniform(w, n, std::sqrt(6.0 / double(fan_in)), rng); break;
+    case Initializer::GlorotNormal: fill_truncated_normal(w, n, std::sqrt(2.0 / double(fan_in + fan_out)), rng); break;
+    case Initializer::HeNormal: fill_truncated_normal(w, n, std::sqrt(2.0 / double(fan_in)), rng); break;
+    case Initializer::Zeros: std::fill(w, w + n, 0.0f); break;
   }
 }
 

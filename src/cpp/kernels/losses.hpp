@@ -21,9 +21,8 @@ inline Loss parse_loss(const std::string& name) {
   if (name == "sparse_categorical_crossentropy") return Loss::SparseCategoricalCrossentropy;
   if (name == "categorical_crossentropy") return Loss::CategoricalCrossentropy;
   if (name == "mse" || name == "mean_squared_error") return Loss::MeanSquaredError;
-  throw std::invalid_argument(
-      "unknown loss '" + name +
-      "'; expected sparse_categorical_crossentropy, categorical_crossentropy or mse");
+  throw std::invalid_argument("unknown loss '" + name +
+                              "'; expected sparse_categorical_crossentropy, categorical_crossentropy or mse");
 }
 
 inline bool loss_takes_labels(Loss loss) { return loss == Loss::SparseCategoricalCrossentropy; }
@@ -58,8 +57,8 @@ inline ShiftedExpSum<T> shifted_exp_sum(const T* z, Index K, T* e) {
 // integer labels y (N):  loss_n = logsumexp(z_n) - z_n[y_n],
 // grad = scale * (softmax(z) - onehot(y)).
 template <typename T>
-double softmax_sparse_crossentropy(const T* z, const std::int32_t* y, Index N, Index K, T* grad,
-                                   T scale, std::int64_t* correct) {
+double softmax_sparse_crossentropy(const T* z, const std::int32_t* y, Index N, Index K, T* grad, T scale,
+                                   std::int64_t* correct) {
   double total = 0;
   std::int64_t hits = 0;
   for (Index r = 0; r < N; ++r) {
@@ -82,8 +81,7 @@ double softmax_sparse_crossentropy(const T* z, const std::int32_t* y, Index N, I
 // loss_n = sum_k t_nk (logsumexp(z_n) - z_nk),
 // grad = scale * (softmax(z) * sum_k t_nk - t).
 template <typename T>
-double softmax_crossentropy(const T* z, const T* t, Index N, Index K, T* grad, T scale,
-                            std::int64_t* correct) {
+double softmax_crossentropy(const T* z, const T* t, Index N, Index K, T* grad, T scale, std::int64_t* correct) {
   double total = 0;
   std::int64_t hits = 0;
   for (Index r = 0; r < N; ++r) {
@@ -111,8 +109,7 @@ double softmax_crossentropy(const T* z, const T* t, Index N, Index K, T* grad, T
 // Mean squared error, Keras's reduction: the mean over the K outputs of a row,
 // loss_n = (1/K) sum_k (p_nk - t_nk)^2, grad = scale * 2 (p - t) / K.
 template <typename T>
-double mean_squared_error(const T* p, const T* t, Index N, Index K, T* grad, T scale,
-                          std::int64_t* correct) {
+double mean_squared_error(const T* p, const T* t, Index N, Index K, T* grad, T scale, std::int64_t* correct) {
   double total = 0;
   std::int64_t hits = 0;
   const T grad_factor = scale * T(2) / T(K);

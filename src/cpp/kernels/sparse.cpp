@@ -34,13 +34,13 @@ constexpr Index kPrefetchEntries = 4;
 // c[0, 16 V) (the last vector masked by `last`) = (c or 0) + sum over entries e of
 // value[e] * B[index[e]][0, 16 V), one fused multiply-add per entry, in order.
 template <int V>
-void row_times_dense(const std::int32_t* index, const float* value, Index count, const float* B, Index ldb,
-                     float* c, __mmask16 last, bool accumulate) {
+void row_times_dense(const std::int32_t* index, const float* value, Index count, const float* B, Index ldb, float* c,
+                     __mmask16 last, bool accumulate) {
   __m512 acc[V];
 #pragma GCC unroll 24
   for (int v = 0; v < V; ++v)
-    acc[v] = accumulate ? _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), c + 16 * v)
-                        : _mm512_setzero_ps();
+    acc[v] =
+        accumulate ? _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), c + 16 * v) : _mm512_setzero_ps();
   for (Index e = 0; e < count; ++e) {
     const float* b = B + Index(index[e]) * ldb;
     const __m512 s = _mm512_set1_ps(value[e]);
@@ -51,8 +51,7 @@ void row_times_dense(const std::int32_t* index, const float* value, Index count,
     }
 #pragma GCC unroll 24
     for (int v = 0; v < V; ++v)
-      acc[v] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), b + 16 * v),
-                               acc[v]);
+      acc[v] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(v == V - 1 ? last : __mmask16(0xFFFF), b + 16 * v), acc[v]);
   }
 #pragma GCC unroll 24
   for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(c + 16 * v, v == V - 1 ? last : __mmask16(0xFFFF), acc[v]);
@@ -161,7 +160,8 @@ Index count_nonzeros(const float* row, Index cols) {
 #ifdef __AVX512F__
   for (Index j = 0; j < cols; j += 16) {
     const __mmask16 in = cols - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (cols - j)) - 1);
-    n += _mm_popcnt_u32(_mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, row + j), _mm512_setzero_ps(), _CMP_NEQ_UQ));
+    n += _mm_popcnt_u32(
+        _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, row + j), _mm512_setzero_ps(), _CMP_NEQ_UQ));
   }
 #else
   for (Index j = 0; j < cols; ++j) n += row[j] != 0.0f;
@@ -258,14 +258,12 @@ void csr_transpose(const CsrMatrix& a, CsrMatrix& out) {
   start[0] = 0;
 }
 
-void sparse_dense_matmul(const CsrMatrix& a, const float* B, Index ldb, Index N, float* C, Index ldc,
-                         bool accumulate, const std::uint8_t* zero_rows) {
+void sparse_dense_matmul(const CsrMatrix& a, const float* B, Index ldb, Index N, float* C, Index ldc, bool accumulate,
+                         const std::uint8_t* zero_rows) {
   const Index M = a.rows, nonzeros = a.nonzeros();
   if (M <= 0 || N <= 0) return;
   const Index vectors = (N + 15) / 16;
-  const int threads = nonzeros * N >= kParallelMinMacs
-                          ? int(std::min<Index>(num_threads(), std::max(vectors, M)))
-                          : 1;
+  const int threads = nonzeros * N >= kParallelMinMacs ? int(std::min<Index>(num_threads(), std::max(vectors, M))) : 1;
   // Thread t of nt takes rows holding an equal share of the nonzeros, or an
   // equal share of the column vectors when there are few rows.
   auto multiply_share = [&](Index t, Index nt) {

@@ -54,7 +54,7 @@ void csr_transpose(const CsrMatrix& a, CsrMatrix& out);
 // A row of a with no entries leaves C's row as it is when accumulating (it
 // would add zeros), and also when `zero_rows` is given and zero_rows[r] is 0:
 // the caller knows that row of C holds zeros already. Otherwise it is zeroed.
-void sparse_dense_matmul(const CsrMatrix& a, const float* B, Index ldb, Index N, float* C, Index ldc,
-                         bool accumulate, const std::uint8_t* zero_rows = nullptr);
+void sparse_dense_matmul(const CsrMatrix& a, const float* B, Index ldb, Index N, float* C, Index ldc, bool accumulate,
+                         const std::uint8_t* zero_rows = nullptr);
 
 }  // namespace fastmlp

@@ -30,9 +30,7 @@ class SparseInputProducts {
 
   // Per row of dW (in of them), 0 where the last backward left zeros; null
   // before the first sparse backward.
-  const std::uint8_t* maybe_nonzero_rows() const {
-    return maybe_nonzero_.empty() ? nullptr : maybe_nonzero_.data();
-  }
+  const std::uint8_t* maybe_nonzero_rows() const { return maybe_nonzero_.empty() ? nullptr : maybe_nonzero_.data(); }
 
   // Call when anything but backward() writes dW: backward then rewrites all of it.
   void forget_zero_rows() { std::fill(maybe_nonzero_.begin(), maybe_nonzero_.end(), std::uint8_t(1)); }

@@ -36,8 +36,8 @@ class BatchNormalization final : public Layer {
       batchnorm_forward_infer(x, gamma(), beta(), moving_mean(), moving_var(), output(), n, out_, eps);
       return;
     }
-    batchnorm_forward_train(x, gamma(), beta(), output(), x_hat_.data(), mean_.data(), var_.data(), inv_std_.data(),
-                            n, out_, eps);
+    batchnorm_forward_train(x, gamma(), beta(), output(), x_hat_.data(), mean_.data(), var_.data(), inv_std_.data(), n,
+                            out_, eps);
     const float keep = float(momentum_), take = float(1 - momentum_);
     float *mm = moving_mean(), *mv = moving_var();
     for (Index k = 0; k < out_; ++k) {

@@ -24,13 +24,16 @@ double sum_of_squares(const float* g, Index n) {
   constexpr Index kChunks = 64;
   double partial[kChunks];
   const Index chunk = (n + kChunks - 1) / kChunks;
-  parallel_for<false>(kChunks, [&partial, g, n, chunk](Index c) {
-    const Index begin = std::min(n, c * chunk), end = std::min(n, begin + chunk);
-    double s = 0;
+  parallel_for<false>(
+      kChunks,
+      [&partial, g, n, chunk](Index c) {
+        const Index begin = std::min(n, c * chunk), end = std::min(n, begin + chunk);
+        double s = 0;
 #pragma omp simd reduction(+ : s)
-    for (Index i = begin; i < end; ++i) s += double(g[i]) * double(g[i]);
-    partial[c] = s;
-  }, /*min_parallel=*/n >= kParallelMinElements ? 1 : kChunks + 1);  // threads only for long arrays
+        for (Index i = begin; i < end; ++i) s += double(g[i]) * double(g[i]);
+        partial[c] = s;
+      },
+      /*min_parallel=*/n >= kParallelMinElements ? 1 : kChunks + 1);  // threads only for long arrays
   double total = 0;
   for (double s : partial) total += s;
   return total;
@@ -109,9 +112,9 @@ void Optimizer::step_ranges(float* params, const float* grads, Index n, const Ra
     Index seen = 0;  // values in the ranges before range i
     for (std::size_t i = 0; i < count && seen < to; ++i) {
       const Index size = ranges[i].end - ranges[i].begin;
-      const Index b = ranges[i].begin + std::max<Index>(0, from - seen), e = ranges[i].begin + std::min(size, to - seen);
-      for (Index at = b; at < e; at += kPiece)
-        update({params + at, grads + at, std::min(kPiece, e - at)}, at, base);
+      const Index b = ranges[i].begin + std::max<Index>(0, from - seen),
+                  e = ranges[i].begin + std::min(size, to - seen);
+      for (Index at = b; at < e; at += kPiece) update({params + at, grads + at, std::min(kPiece, e - at)}, at, base);
       seen += size;
     }
   };

@@ -159,9 +159,7 @@ inline void with_option(bool on, F&& f) {
 
 // PyTorch's lerp, a + w (b - a), computed from the nearer end: exact at w = 1.
 // (Keras writes its moving averages as a + (b - a) w for every w.)
-inline float torch_lerp(float a, float b, float w) {
-  return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
-}
+inline float torch_lerp(float a, float b, float w) { return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w); }
 
 class Optimizer {
  public:
@@ -237,7 +235,6 @@ class Optimizer {
   double clip_value = 0;              // 0: off
   double clip_norm = 0;               // per span (tensor); 0: off
   double global_clip_norm = 0;        // over all spans; 0: off
-
 
  protected:
   // Initial value of state buffer i (Adagrad's accumulator starts above 0).

@@ -23,9 +23,13 @@ struct CacheLineAllocator {
   void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlignment); }
 
   template <typename U>
-  bool operator==(const CacheLineAllocator<U>&) const noexcept { return true; }
+  bool operator==(const CacheLineAllocator<U>&) const noexcept {
+    return true;
+  }
   template <typename U>
-  bool operator!=(const CacheLineAllocator<U>&) const noexcept { return false; }
+  bool operator!=(const CacheLineAllocator<U>&) const noexcept {
+    return false;
+  }
 };
 
 template <typename T>

@@ -24,11 +24,11 @@ std::uint64_t allocation_count() { return g_allocations.load(std::memory_order_r
 // The linker sends this module's calls to X to __wrap_X, and __wrap_X's call
 // to __real_X on to the real X. The C++ names are operator new's overloads,
 // mangled: new, new[], aligned, and nothrow.
-#define FASTMLP_COUNTED(ret, name, params, args)                 \
-  extern "C" ret __real_##name params;                           \
-  extern "C" ret __wrap_##name params {                          \
-    g_allocations.fetch_add(1, std::memory_order_relaxed);       \
-    return __real_##name args;                                   \
+#define FASTMLP_COUNTED(ret, name, params, args)           \
+  extern "C" ret __real_##name params;                     \
+  extern "C" ret __wrap_##name params {                    \
+    g_allocations.fetch_add(1, std::memory_order_relaxed); \
+    return __real_##name args;                             \
   }
 
 using std::size_t;

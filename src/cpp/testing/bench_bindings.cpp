@@ -11,8 +11,7 @@
 namespace fastmlp::bindings {
 namespace {
 
-using Sgemm = void (*)(Op, Op, Index, Index, Index, const float*, Index, const float*, Index, float*,
-                       Index, bool);
+using Sgemm = void (*)(Op, Op, Index, Index, Index, const float*, Index, const float*, Index, float*, Index, bool);
 
 // out (M, N) = op(a) . op(b), or += with accumulate.
 void matmul_py(Sgemm sgemm_fn, py::handle a_obj, py::handle b_obj, py::handle out_obj, bool ta, bool tb,
@@ -29,8 +28,8 @@ void matmul_py(Sgemm sgemm_fn, py::handle a_obj, py::handle b_obj, py::handle ou
   const float* pb = b.data();
   float* pc = out.mutable_data();
   ComputeScope compute;
-  sgemm_fn(ta ? Op::Transpose : Op::None, tb ? Op::Transpose : Op::None, M, N, K, pa, a.shape(1), pb,
-           b.shape(1), pc, N, accumulate);
+  sgemm_fn(ta ? Op::Transpose : Op::None, tb ? Op::Transpose : Op::None, M, N, K, pa, a.shape(1), pb, b.shape(1), pc, N,
+           accumulate);
 }
 
 void stream_adam_shaped(py::handle p_obj, py::handle g_obj, py::handle m_obj, py::handle v_obj) {
@@ -55,14 +54,20 @@ void stream_adam_shaped(py::handle p_obj, py::handle g_obj, py::handle m_obj, py
 
 void bind_bench(py::module_& m) {
   const auto doc = "out = op(a) @ op(b) (or += with accumulate), float32, C-contiguous";
-  m.def("matmul", [](py::handle a, py::handle b, py::handle out, bool ta, bool tb, bool acc) {
-    matmul_py(&sgemm, a, b, out, ta, tb, acc);
-  }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("transpose_a") = false,
-  py::arg("transpose_b") = false, py::arg("accumulate") = false, doc);
-  m.def("eigen_matmul", [](py::handle a, py::handle b, py::handle out, bool ta, bool tb, bool acc) {
-    matmul_py(&gemm_eigen<float>, a, b, out, ta, tb, acc);
-  }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("transpose_a") = false,
-  py::arg("transpose_b") = false, py::arg("accumulate") = false, doc);
+  m.def(
+      "matmul",
+      [](py::handle a, py::handle b, py::handle out, bool ta, bool tb, bool acc) {
+        matmul_py(&sgemm, a, b, out, ta, tb, acc);
+      },
+      py::arg("a"), py::arg("b"), py::arg("out"), py::arg("transpose_a") = false, py::arg("transpose_b") = false,
+      py::arg("accumulate") = false, doc);
+  m.def(
+      "eigen_matmul",
+      [](py::handle a, py::handle b, py::handle out, bool ta, bool tb, bool acc) {
+        matmul_py(&gemm_eigen<float>, a, b, out, ta, tb, acc);
+      },
+      py::arg("a"), py::arg("b"), py::arg("out"), py::arg("transpose_a") = false, py::arg("transpose_b") = false,
+      py::arg("accumulate") = false, doc);
   m.def("stream_adam_shaped", &stream_adam_shaped, py::arg("p"), py::arg("g"), py::arg("m"), py::arg("v"),
         "One pass with Adam's memory traffic (reads p, g, m, v; writes p, m, v): the memory ceiling.");
 }

@@ -49,8 +49,7 @@ class StepProfile {
       if (profile_) start_ = Clock::now();
     }
     ~Scope() {
-      if (profile_)
-        profile_->seconds_[int(phase_)] += std::chrono::duration<double>(Clock::now() - start_).count();
+      if (profile_) profile_->seconds_[int(phase_)] += std::chrono::duration<double>(Clock::now() - start_).count();
     }
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;

@@ -14,38 +14,49 @@ void bind_testing(py::module_& m) {
   // Methods added to the class bind_network registered.
   auto network = py::reinterpret_borrow<py::class_<LockedNetwork, std::shared_ptr<LockedNetwork>>>(m.attr("Network"));
   network
-      .def("allocations_in_train_steps", [](LockedNetwork& net, py::handle x, py::handle y, int steps) {
-        Batch b = check_batch(net, x, y);
-        if (b.rows < 1) throw py::value_error("x is empty");
-        ComputeScope compute;
-        std::lock_guard<std::mutex> lock(net.mutex);
-        const std::uint64_t before = allocation_count();
-        for (int s = 0; s < steps; ++s) net.train_step(b.x, b.targets, b.rows);
-        return allocation_count() - before;
-      }, py::arg("x"), py::arg("y"), py::arg("steps"),
-      "Heap allocations made by this module during `steps` calls of train_step.")
-      .def("allocations_in_train_epoch", [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size,
-                                            std::uint64_t seed) {
-        Batch b = check_batch(net, x, y);
-        if (b.rows < 1) throw py::value_error("x is empty");
-        ComputeScope compute;
-        std::lock_guard<std::mutex> lock(net.mutex);
-        const std::uint64_t before = allocation_count();
-        net.train_epoch(b.x, b.targets, b.rows, batch_size, /*shuffle=*/true, seed);
-        return allocation_count() - before;
-      }, py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("seed") = 0,
-      "Heap allocations made by this module during one shuffled train_epoch.")
-      .def("set_profiling", [](LockedNetwork& net, bool on) {
-        py::gil_scoped_release release;
-        std::lock_guard<std::mutex> lock(net.mutex);
-        net.profile().enable(on);
-        net.profile().reset();
-      }, py::arg("on"), "Time the following training steps by phase, from zero.")
-      .def("profile", [](LockedNetwork& net) {
-        py::dict seconds;
-        for (int p = 0; p < int(Phase::Count); ++p) seconds[phase_name(Phase(p))] = net.profile().seconds(Phase(p));
-        return seconds;
-      }, "Seconds spent in each phase since set_profiling(True).");
+      .def(
+          "allocations_in_train_steps",
+          [](LockedNetwork& net, py::handle x, py::handle y, int steps) {
+            Batch b = check_batch(net, x, y);
+            if (b.rows < 1) throw py::value_error("x is empty");
+            ComputeScope compute;
+            std::lock_guard<std::mutex> lock(net.mutex);
+            const std::uint64_t before = allocation_count();
+            for (int s = 0; s < steps; ++s) net.train_step(b.x, b.targets, b.rows);
+            return allocation_count() - before;
+          },
+          py::arg("x"), py::arg("y"), py::arg("steps"),
+          "Heap allocations made by this module during `steps` calls of train_step.")
+      .def(
+          "allocations_in_train_epoch",
+          [](LockedNetwork& net, py::handle x, py::handle y, Index batch_size, std::uint64_t seed) {
+            Batch b = check_batch(net, x, y);
+            if (b.rows < 1) throw py::value_error("x is empty");
+            ComputeScope compute;
+            std::lock_guard<std::mutex> lock(net.mutex);
+            const std::uint64_t before = allocation_count();
+            net.train_epoch(b.x, b.targets, b.rows, batch_size, /*shuffle=*/true, seed);
+            return allocation_count() - before;
+          },
+          py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("seed") = 0,
+          "Heap allocations made by this module during one shuffled train_epoch.")
+      .def(
+          "set_profiling",
+          [](LockedNetwork& net, bool on) {
+            py::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(net.mutex);
+            net.profile().enable(on);
+            net.profile().reset();
+          },
+          py::arg("on"), "Time the following training steps by phase, from zero.")
+      .def(
+          "profile",
+          [](LockedNetwork& net) {
+            py::dict seconds;
+            for (int p = 0; p < int(Phase::Count); ++p) seconds[phase_name(Phase(p))] = net.profile().seconds(Phase(p));
+            return seconds;
+          },
+          "Seconds spent in each phase since set_profiling(True).");
 }
 
 }  // namespace fastmlp::bindings

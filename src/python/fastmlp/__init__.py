@@ -8,7 +8,20 @@ from .models import History, NotCompiledError, Sequential, load_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "History", "NotCompiledError", "Sequential", "build_info", "callbacks", "datasets", "get_flush_denormals",
-    "get_num_threads", "layers", "load_model", "optim", "regularizers", "saving", "set_flush_denormals",
-    "set_num_threads", "__version__",
+    "History",
+    "NotCompiledError",
+    "Sequential",
+    "build_info",
+    "callbacks",
+    "datasets",
+    "get_flush_denormals",
+    "get_num_threads",
+    "layers",
+    "load_model",
+    "optim",
+    "regularizers",
+    "saving",
+    "set_flush_denormals",
+    "set_num_threads",
+    "__version__",
 ]

@@ -25,7 +25,7 @@ def all_finite(array: np.ndarray, block: int = 1 << 18) -> bool:
     in `fastmlp train`'s peak memory).
     """
     flat = array.reshape(-1)
-    return all(np.isfinite(flat[i:i + block]).all() for i in range(0, flat.size, block))
+    return all(np.isfinite(flat[i : i + block]).all() for i in range(0, flat.size, block))
 
 
 def features(x, input_shape: tuple[int, ...], name: str = "x") -> np.ndarray:
@@ -59,9 +59,11 @@ def class_labels(y, rows: int, classes: int, name: str = "y") -> np.ndarray:
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
-        raise ValueError(f"{name} has shape {array.shape}; sparse_categorical_crossentropy takes "
-                         f"integer class labels of shape ({rows},) (for one-hot targets use "
-                         "loss='categorical_crossentropy')")
+        raise ValueError(
+            f"{name} has shape {array.shape}; sparse_categorical_crossentropy takes "
+            f"integer class labels of shape ({rows},) (for one-hot targets use "
+            "loss='categorical_crossentropy')"
+        )
     if array.shape[0] != rows:
         raise ValueError(f"x has {rows} samples but {name} has {array.shape[0]} labels")
     if array.dtype.kind == "f":
@@ -69,8 +71,10 @@ def class_labels(y, rows: int, classes: int, name: str = "y") -> np.ndarray:
             raise TypeError(f"{name} must hold integer class labels; got non-integral floats")
     if rows and (array.min() < 0 or array.max() >= classes):
         index = int(np.flatnonzero((array < 0) | (array >= classes))[0])
-        raise ValueError(f"{name} contains label {array[index].item()} outside [0, {classes}) at index "
-                         f"{index}, for a model with {classes} outputs")
+        raise ValueError(
+            f"{name} contains label {array[index].item()} outside [0, {classes}) at index "
+            f"{index}, for a model with {classes} outputs"
+        )
     return np.ascontiguousarray(array, dtype=np.int32)
 
 
@@ -91,9 +95,11 @@ def dense_targets(y, rows: int, outputs: int, loss: str, name: str = "y") -> np.
                 raise ValueError(f"{name} contains labels outside [0, {outputs})")
             array = np.eye(outputs, dtype=np.float32)[array]
         else:
-            raise ValueError(f"{name} has shape {array.shape} but loss {loss!r} takes targets of shape "
-                             f"({rows}, {outputs}); for integer labels use "
-                             "loss='sparse_categorical_crossentropy'")
+            raise ValueError(
+                f"{name} has shape {array.shape} but loss {loss!r} takes targets of shape "
+                f"({rows}, {outputs}); for integer labels use "
+                "loss='sparse_categorical_crossentropy'"
+            )
     if array.shape != (rows, outputs):
         raise ValueError(f"{name} has shape {array.shape}; expected ({rows}, {outputs})")
     targets = np.ascontiguousarray(array, dtype=np.float32)

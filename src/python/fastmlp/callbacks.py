@@ -37,8 +37,15 @@ import numpy as np
 from ._files import atomic_write
 
 __all__ = [
-    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "LambdaCallback",
-    "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN",
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
 ]
 
 
@@ -134,15 +141,17 @@ def validate_callbacks(callbacks) -> list[Callback]:
     if callbacks is None:
         return []
     if isinstance(callbacks, Callback):
-        raise TypeError("callbacks must be a list of fastmlp.callbacks.Callback instances; "
-                        f"got a single {type(callbacks).__name__} (wrap it in a list)")
+        raise TypeError(
+            "callbacks must be a list of fastmlp.callbacks.Callback instances; "
+            f"got a single {type(callbacks).__name__} (wrap it in a list)"
+        )
     if not isinstance(callbacks, (list, tuple)):
-        raise TypeError("callbacks must be a list of fastmlp.callbacks.Callback instances, "
-                        f"got {type(callbacks).__name__}")
+        raise TypeError(
+            f"callbacks must be a list of fastmlp.callbacks.Callback instances, got {type(callbacks).__name__}"
+        )
     for i, callback in enumerate(callbacks):
         if not isinstance(callback, Callback):
-            raise TypeError(f"callbacks[{i}] is a {type(callback).__name__}, not a "
-                            "fastmlp.callbacks.Callback")
+            raise TypeError(f"callbacks[{i}] is a {type(callback).__name__}, not a fastmlp.callbacks.Callback")
     return list(callbacks)
 
 
@@ -155,7 +164,7 @@ def _check_mode(owner: str, mode: str) -> str:
 
 
 def _direction(owner: str, monitor: str, mode: str) -> str:
-    """"min" or "max" for `monitor`: as given, or (auto) inferred from its name
+    """ "min" or "max" for `monitor`: as given, or (auto) inferred from its name
     as Keras does for fastmlp's metrics: losses fall, accuracy rises."""
     if mode in ("min", "max"):
         return mode
@@ -164,9 +173,11 @@ def _direction(owner: str, monitor: str, mode: str) -> str:
         return "min"
     if name in ("accuracy", "acc") or name.endswith("_accuracy"):
         return "max"
-    raise ValueError(f"{owner} callback received monitor={monitor!r} but cannot tell whether that "
-                     "metric should be maximized or minimized. Pass mode='max' in order to use the "
-                     "highest value, or mode='min' in order to use the lowest value.")
+    raise ValueError(
+        f"{owner} callback received monitor={monitor!r} but cannot tell whether that "
+        "metric should be maximized or minimized. Pass mode='max' in order to use the "
+        "highest value, or mode='min' in order to use the lowest value."
+    )
 
 
 def _scalar(value):
@@ -212,9 +223,17 @@ class EarlyStopping(Callback):
     stop), ``best``, ``best_epoch``, ``wait``.
     """
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0, patience: int = 0,
-                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
-                 restore_best_weights: bool = False, start_from_epoch: int = 0):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ):
         super().__init__()
         self.monitor = monitor
         self.min_delta = abs(min_delta)
@@ -248,8 +267,11 @@ class EarlyStopping(Callback):
         logs = logs or {}
         current = _scalar(logs.get(self.monitor))
         if current is None:
-            warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not "
-                          f"available. Available metrics are: {','.join(logs)}", stacklevel=2)
+            warnings.warn(
+                f"Early stopping conditioned on metric `{self.monitor}` which is not "
+                f"available. Available metrics are: {','.join(logs)}",
+                stacklevel=2,
+            )
             return
         if epoch < self.start_from_epoch:
             return
@@ -301,8 +323,15 @@ class ModelCheckpoint(Callback):
     Unlike Keras, the file name's extension is not checked.
     """
 
-    def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
-                 save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto"):
+    def __init__(
+        self,
+        filepath,
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+    ):
         super().__init__()
         self.filepath = os.fspath(filepath)
         self.monitor = monitor
@@ -323,8 +352,7 @@ class ModelCheckpoint(Callback):
         try:
             return self.filepath.format(epoch=epoch + 1, **logs)
         except KeyError as error:
-            raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". '
-                           f"Reason: {error}") from None
+            raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". Reason: {error}') from None
 
     def _should_save(self, epoch: int, logs: dict, path: str) -> bool:
         if not self.save_best_only:
@@ -338,8 +366,9 @@ class ModelCheckpoint(Callback):
         best = "None" if self.best is None else f"{self.best:.5f}"
         if self._is_improvement(current):
             if self.verbose > 0:
-                _print(f"Epoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, "
-                       f"saving model to {path}")
+                _print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {best} to {current:.5f}, saving model to {path}"
+                )
             self.best = current
             return True
         if self.verbose > 0:
@@ -352,8 +381,10 @@ class ModelCheckpoint(Callback):
         if not self._should_save(epoch, logs, path):
             return
         if os.path.isdir(path):
-            raise IsADirectoryError(f"Please specify a non-directory filepath for ModelCheckpoint. "
-                                    f"Filepath used is an existing directory: {path}")
+            raise IsADirectoryError(
+                f"Please specify a non-directory filepath for ModelCheckpoint. "
+                f"Filepath used is an existing directory: {path}"
+            )
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
@@ -387,9 +418,17 @@ class ReduceLROnPlateau(Callback):
     alone (Keras raises instead: a schedule's rate is not settable).
     """
 
-    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
-                 min_lr: float = 0.0):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ):
         super().__init__()
         if not 0.0 < factor < 1.0:
             raise ValueError(f"ReduceLROnPlateau needs 0 < factor < 1. Received factor={factor}")
@@ -424,8 +463,11 @@ class ReduceLROnPlateau(Callback):
         logs = logs or {}
         current = _scalar(logs.get(self.monitor))
         if current is None:
-            warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` which "
-                          f"is not available. Available metrics are: {','.join(logs)}.", stacklevel=2)
+            warnings.warn(
+                f"Learning rate reduction is conditioned on metric `{self.monitor}` which "
+                f"is not available. Available metrics are: {','.join(logs)}.",
+                stacklevel=2,
+            )
             return
         if self.in_cooldown():
             self.cooldown_counter -= 1
@@ -442,9 +484,12 @@ class ReduceLROnPlateau(Callback):
         optimizer = self.model.optimizer
         if _has_schedule(optimizer):
             if not self._warned_schedule:
-                warnings.warn("ReduceLROnPlateau: the optimizer's learning rate is a schedule; it is "
-                              "left unchanged (give the optimizer a float learning rate to reduce it)",
-                              RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    "ReduceLROnPlateau: the optimizer's learning rate is a schedule; it is "
+                    "left unchanged (give the optimizer a float learning rate to reduce it)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
                 self._warned_schedule = True
             return
         old_lr = _current_learning_rate(optimizer)
@@ -511,11 +556,16 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"The output of the `schedule` function should be a float. Got: {rate!r}")
         rate = float(rate)
         if not (math.isfinite(rate) and rate > 0.0):
-            raise ValueError(f"LearningRateScheduler: schedule({epoch}) returned {rate}; "
-                             "the learning rate must be a finite number > 0")
+            raise ValueError(
+                f"LearningRateScheduler: schedule({epoch}) returned {rate}; "
+                "the learning rate must be a finite number > 0"
+            )
         if _has_schedule(optimizer):
-            warnings.warn("LearningRateScheduler replaces the optimizer's learning-rate schedule "
-                          "with its own values", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                "LearningRateScheduler replaces the optimizer's learning-rate schedule with its own values",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         optimizer.learning_rate = rate
         if self.verbose > 0:
             _print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {rate}.")
@@ -569,7 +619,7 @@ class CSVLogger(Callback):
         if self.append:
             self._write_header = True
             if os.path.exists(self.filename):
-                with open(self.filename, "r", newline="") as existing:
+                with open(self.filename, newline="") as existing:
                     self._write_header = not existing.readline()
             mode = "a"
         else:
@@ -600,8 +650,9 @@ class CSVLogger(Callback):
             class Dialect(csv.excel):
                 delimiter = separator
 
-            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys,
-                                         dialect=Dialect, extrasaction="ignore")
+            self.writer = csv.DictWriter(
+                self.csv_file, fieldnames=["epoch"] + self.keys, dialect=Dialect, extrasaction="ignore"
+            )
             if self._write_header:
                 self.writer.writeheader()
         row = {"epoch": epoch}
@@ -624,11 +675,14 @@ class LambdaCallback(Callback):
     ``on_epoch_begin(epoch, logs)``, ``on_epoch_end(epoch, logs)``,
     ``on_train_begin(logs)``, ``on_train_end(logs)``. Hooks left None do nothing."""
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None):
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None):
         super().__init__()
-        for name, function in (("on_epoch_begin", on_epoch_begin), ("on_epoch_end", on_epoch_end),
-                               ("on_train_begin", on_train_begin), ("on_train_end", on_train_end)):
+        for name, function in (
+            ("on_epoch_begin", on_epoch_begin),
+            ("on_epoch_end", on_epoch_end),
+            ("on_train_begin", on_train_begin),
+            ("on_train_end", on_train_end),
+        ):
             if function is not None:
                 if not callable(function):
                     raise TypeError(f"{name} must be callable, got {type(function).__name__}")

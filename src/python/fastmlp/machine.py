@@ -31,6 +31,9 @@ def cpu_identity() -> str:
     (family 26). Empty where /proc/cpuinfo is missing."""
     fields = _cpuinfo()
     parts = [fields.get("vendor_id", "")]
-    parts += [f"{name} {fields[key]}" for key, name in
-              (("cpu family", "family"), ("model", "model"), ("stepping", "stepping")) if key in fields]
+    parts += [
+        f"{name} {fields[key]}"
+        for key, name in (("cpu family", "family"), ("model", "model"), ("stepping", "stepping"))
+        if key in fields
+    ]
     return " ".join(p for p in parts if p)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from . import _core, _validation, optim, progress
-from .layers import Dense, Layer
+from .layers import Activation, Dense, Layer
 
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "mse")
 _LOSS_ALIASES = {"mean_squared_error": "mse"}
@@ -50,10 +50,11 @@ def _mix_seed(seed: int, stream: int) -> int:
 
 
 class Sequential:
-    """A stack of Dense layers.
+    """A stack of layers, at least one of them Dense.
 
     Args:
-        layers: ``fastmlp.layers.Dense`` instances, input to output.
+        layers: ``fastmlp.layers`` instances (Dense, BatchNormalization,
+            Dropout, Activation, Flatten), input to output.
         input_dim: features per sample; or
         input_shape: the shape of one sample, e.g. (28, 28); samples are
             flattened. Without either, the model is built by the first ``fit``.
@@ -62,13 +63,18 @@ class Sequential:
         name: shown by ``summary()``.
     """
 
-    def __init__(self, layers: Sequence[Layer] | None = None, input_dim: int | None = None,
-                 input_shape: Sequence[int] | None = None, seed: int | None = None,
-                 name: str = "sequential"):
+    def __init__(
+        self,
+        layers: Sequence[Layer] | None = None,
+        input_dim: int | None = None,
+        input_shape: Sequence[int] | None = None,
+        seed: int | None = None,
+        name: str = "sequential",
+    ):
         if input_dim is not None and input_shape is not None:
             raise ValueError("give input_dim or input_shape, not both")
         self._network = None
-        self.layers: list[Dense] = []
+        self.layers: list[Layer] = []
         for layer in layers or []:
             self.add(layer)
         if seed is None:
@@ -95,8 +101,10 @@ class Sequential:
     # ----------------------------------------------------------- building
     def add(self, layer: Layer) -> None:
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential takes fastmlp.layers layers (Dense, BatchNormalization, Dropout, "
-                            f"Flatten), got {type(layer).__name__}")
+            raise TypeError(
+                f"Sequential takes fastmlp.layers layers (Dense, BatchNormalization, Dropout, "
+                f"Activation, Flatten), got {type(layer).__name__}"
+            )
         if self._network is not None:
             raise RuntimeError("cannot add layers to a model that is already built")
         if layer.built:
@@ -113,6 +121,8 @@ class Sequential:
             return
         if not any(isinstance(l, Dense) for l in self.layers):
             raise ValueError("the model has no layers" if not self.layers else "the model needs a Dense layer")
+        if self._loss is not None:
+            self._check_output_layer(self._loss)  # compiled before its layers were added
         self.input_shape = tuple(int(d) for d in input_shape)
         width = int(np.prod(self.input_shape))
         core_layers = [l for l in self.layers if l.core_spec() is not None]
@@ -145,8 +155,11 @@ class Sequential:
 
     @sparse_input_max_density.setter
     def sparse_input_max_density(self, density: float) -> None:
-        if isinstance(density, bool) or not isinstance(density, (int, float, np.integer, np.floating)) \
-                or not 0 <= density <= 1:
+        if (
+            isinstance(density, bool)
+            or not isinstance(density, (int, float, np.integer, np.floating))
+            or not 0 <= density <= 1
+        ):
             raise ValueError(f"sparse_input_max_density must be a number in [0, 1], got {density!r}")
         self._sparse_input_max_density = float(density)
         if self._network is not None:
@@ -154,6 +167,7 @@ class Sequential:
 
     @property
     def output_dim(self) -> int:
+        # The last Dense layer sets the width; the layers after it (Activation, Dropout, ...) keep it.
         return [l for l in self.layers if isinstance(l, Dense)][-1].units
 
     def count_params(self) -> int:
@@ -168,11 +182,7 @@ class Sequential:
         loss = _LOSS_ALIASES.get(loss, loss)
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
-        core_layers = [l for l in self.layers if l.core_spec() is not None]
-        if loss != "mse" and core_layers and not (isinstance(core_layers[-1], Dense)
-                                                  and core_layers[-1].activation == "softmax"):
-            last = core_layers[-1]
-            raise ValueError(f"loss {loss!r} needs a Dense softmax output layer; the last layer is {last!r}")
+        self._check_output_layer(loss)
         metrics = list(metrics or [])
         for metric in metrics:
             if metric not in ("accuracy", "acc"):
@@ -182,6 +192,24 @@ class Sequential:
         self._metrics = ["accuracy"] if metrics else []
         if self._network is not None:
             self._bind_training()
+
+    def _check_output_layer(self, loss: str) -> None:
+        """The cross-entropy losses read the logits of a last Dense softmax layer (the core
+        fuses the softmax into the loss); any other last layer is refused here, before
+        the core would refuse it."""
+        core_layers = [l for l in self.layers if l.core_spec() is not None]
+        if loss == "mse" or not core_layers:
+            return
+        last = core_layers[-1]
+        if isinstance(last, Dense) and last.activation == "softmax":
+            return
+        message = f"loss {loss!r} needs a Dense softmax output layer; the last layer is {last!r}"
+        if isinstance(last, Activation) and last.activation == "softmax":
+            message += (
+                ': give the softmax to the Dense layer before it (Dense(units, activation="softmax")) '
+                'in place of a separate Activation("softmax"), or use loss="mse"'
+            )
+        raise ValueError(message)
 
     def _bind_training(self) -> None:
         self._network.set_loss(self._loss)
@@ -198,8 +226,7 @@ class Sequential:
     # ------------------------------------------------------------- data
     def _require_built(self) -> None:
         if self._network is None:
-            raise RuntimeError("the model is not built yet: give it input_dim or input_shape, "
-                               "or call fit first")
+            raise RuntimeError("the model is not built yet: give it input_dim or input_shape, or call fit first")
 
     def _require_compiled(self, action: str) -> None:
         if self._loss is None:
@@ -221,9 +248,18 @@ class Sequential:
         return _validation.dense_targets(y, rows, self.output_dim, self._loss, name)
 
     # ---------------------------------------------------------- training
-    def fit(self, x, y, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
-            validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
-            callbacks=None) -> History:
+    def fit(
+        self,
+        x,
+        y,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int = 1,
+        validation_split: float = 0.0,
+        validation_data=None,
+        shuffle: bool = True,
+        callbacks=None,
+    ) -> History:
         """Train for `epochs` passes over (x, y); returns a History.
 
         validation_data=(x_val, y_val) is evaluated after each epoch;
@@ -255,8 +291,7 @@ class Sequential:
         elif validation_split:
             split_at = int(np.ceil(x.shape[0] * (1.0 - validation_split)))
             if split_at in (0, x.shape[0]):
-                raise ValueError(f"validation_split={validation_split} leaves no samples on one side "
-                                 f"of {x.shape[0]}")
+                raise ValueError(f"validation_split={validation_split} leaves no samples on one side of {x.shape[0]}")
             x, x_val, y, y_val = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
         else:
             x_val = y_val = None
@@ -272,11 +307,14 @@ class Sequential:
             self._epochs_run += 1
             start = time.perf_counter()
             rates = self._optimizer._rates_for_steps(self._optimizer.iterations, steps)
-            bar = (progress.ProgressBar(epoch, epochs, bool(self._metrics))
-                   if verbose == 1 and progress.interactive(sys.stdout) else None)
+            bar = (
+                progress.ProgressBar(epoch, epochs, bool(self._metrics))
+                if verbose == 1 and progress.interactive(sys.stdout)
+                else None
+            )
             loss_sum, correct, count = self._network.train_epoch(
-                x, y, batch_size, bool(shuffle), _mix_seed(self.seed, self._epochs_run), rates,
-                bar, progress.INTERVAL)
+                x, y, batch_size, bool(shuffle), _mix_seed(self.seed, self._epochs_run), rates, bar, progress.INTERVAL
+            )
             logs = {"loss": loss_sum / count}
             if self._metrics:
                 logs["accuracy"] = correct / count
@@ -290,10 +328,15 @@ class Sequential:
             callback_list.on_epoch_end(epoch, logs)  # callbacks may add keys; History records them
             history._record(epoch, logs)
             if verbose:
-                summary = (f"Epoch {epoch + 1}/{epochs} - {logs['epoch_time']:.2f}s - "
-                           + " - ".join(f"{k}: {v:.4g}" if k == "learning_rate" else
-                                        f"{k}: {v:.4f}" if isinstance(v, (float, int, np.number)) else f"{k}: {v}"
-                                        for k, v in logs.items() if k != "epoch_time"))
+                summary = f"Epoch {epoch + 1}/{epochs} - {logs['epoch_time']:.2f}s - " + " - ".join(
+                    f"{k}: {v:.4g}"
+                    if k == "learning_rate"
+                    else f"{k}: {v:.4f}"
+                    if isinstance(v, (float, int, np.number))
+                    else f"{k}: {v}"
+                    for k, v in logs.items()
+                    if k != "epoch_time"
+                )
                 if bar is not None:
                     bar.finish(summary)
                 else:
@@ -338,7 +381,8 @@ class Sequential:
     # ----------------------------------------------------------- weights
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every layer's arrays in Keras's order: [kernel, bias] for
-        Dense, [gamma, beta, moving_mean, moving_variance] for BatchNormalization."""
+        Dense, [gamma, beta, moving_mean, moving_variance] for BatchNormalization
+        (Dropout, Activation and Flatten have none)."""
         self._require_built()
         return [view.copy() for layer in self.layers for view in layer.weights]
 
@@ -348,8 +392,10 @@ class Sequential:
         weights = list(weights)
         targets = [view for layer in self.layers for view in layer.weights]
         if len(weights) != len(targets):
-            raise ValueError(f"set_weights got {len(weights)} arrays; the model has {len(targets)} "
-                             "(kernel and bias per Dense layer, 4 per BatchNormalization)")
+            raise ValueError(
+                f"set_weights got {len(weights)} arrays; the model has {len(targets)} "
+                "(kernel and bias per Dense layer, 4 per BatchNormalization)"
+            )
         arrays = []
         for i, (value, target) in enumerate(zip(weights, targets)):
             value = np.asarray(value)
@@ -382,8 +428,10 @@ class Sequential:
         lines.append("".join(c.ljust(w) for c, w in zip(rows[0], widths)))
         lines.append("=" * sum(widths))
         shape = ", ".join(map(str, self.input_shape))
-        lines.append(f"Input: (None, {shape})" + (" flattened to (None, %d)" % int(np.prod(self.input_shape))
-                                                  if len(self.input_shape) > 1 else ""))
+        lines.append(
+            f"Input: (None, {shape})"
+            + (f" flattened to (None, {int(np.prod(self.input_shape))})" if len(self.input_shape) > 1 else "")
+        )
         for row in rows[1:]:
             lines.append("".join(c.ljust(w) for c, w in zip(row, widths)))
         lines.append("=" * sum(widths))
@@ -399,9 +447,13 @@ class Sequential:
     def get_config(self) -> dict:
         """The architecture, JSON-serializable: name, seed, input_shape (None
         until known) and each layer's ``get_config()`` (with its "class_name")."""
-        return {"class_name": "Sequential", "name": self.name, "seed": self.seed,
-                "input_shape": None if self.input_shape is None else list(self.input_shape),
-                "layers": [layer.get_config() for layer in self.layers]}
+        return {
+            "class_name": "Sequential",
+            "name": self.name,
+            "seed": self.seed,
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
+            "layers": [layer.get_config() for layer in self.layers],
+        }
 
     def save(self, path) -> None:
         """Save everything to one file at `path` (any name; ``model.fmlp`` is
@@ -411,6 +463,7 @@ class Sequential:
         replaced atomically (written beside it, then renamed). See
         ``fastmlp.saving`` for the format."""
         from .saving import save_model
+
         save_model(self, path)
 
 
@@ -419,4 +472,5 @@ def load_model(path) -> Sequential:
     missing file and ``fastmlp.saving.SaveFormatError`` (a ValueError naming
     the file) for one that is not a complete fastmlp save."""
     from .saving import load_model as _load_model
+
     return _load_model(path)

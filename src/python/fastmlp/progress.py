@@ -10,7 +10,7 @@ import sys
 import time
 
 INTERVAL = 0.1  # seconds between refreshes
-WIDTH = 30      # characters in the bar
+WIDTH = 30  # characters in the bar
 
 
 def interactive(stream) -> bool:
@@ -31,8 +31,10 @@ class ProgressBar:
     def __call__(self, loss_sum: float, correct: int, count: int, done: int, steps: int) -> None:
         filled = WIDTH * done // steps
         bar = "=" * max(filled - 1, 0) + (">" if filled < WIDTH else "=") + "." * (WIDTH - filled)
-        text = (f"{self.prefix} [{bar}] {done}/{steps} - {time.perf_counter() - self.start:.1f}s"
-                f" - loss: {loss_sum / count:.4f}")
+        text = (
+            f"{self.prefix} [{bar}] {done}/{steps} - {time.perf_counter() - self.start:.1f}s"
+            f" - loss: {loss_sum / count:.4f}"
+        )
         if self.with_accuracy:
             text += f" - accuracy: {correct / count:.4f}"
         self._write(text)

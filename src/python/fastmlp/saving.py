@@ -71,9 +71,9 @@ def _contents(model) -> tuple[dict, dict[str, bytes]]:
             raise ValueError(
                 f"cannot save the model: its optimizer's learning rate is a plain callable "
                 f"({optimizer.schedule!r}), which cannot be stored in a file. Use a "
-                "fastmlp.optim.schedules.LearningRateSchedule (e.g. ExponentialDecay, CosineDecay) instead")
-        compile_config = {"loss": model.loss, "metrics": list(model._metrics),
-                          "optimizer": optimizer.get_config()}
+                "fastmlp.optim.schedules.LearningRateSchedule (e.g. ExponentialDecay, CosineDecay) instead"
+            )
+        compile_config = {"loss": model.loss, "metrics": list(model._metrics), "optimizer": optimizer.get_config()}
 
     arrays: dict[str, bytes] = {}
     weights_index = []
@@ -150,8 +150,18 @@ class _Reader:
             raise self.error(f"corrupt fastmlp model file: {member} is implausibly large ({info.file_size} bytes)")
         try:
             return self.archive.read(info)  # checks the CRC
-        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError, ValueError,
-                struct.error, OverflowError, IndexError, KeyError) as exc:
+        except (
+            zipfile.BadZipFile,
+            EOFError,
+            OSError,
+            RuntimeError,
+            NotImplementedError,
+            ValueError,
+            struct.error,
+            OverflowError,
+            IndexError,
+            KeyError,
+        ) as exc:
             raise self.error(f"corrupt or truncated fastmlp model file ({member}: {exc})") from None
 
     def array(self, member: str, shape=None) -> np.ndarray:
@@ -171,16 +181,21 @@ class _Reader:
             raise self.error(f"corrupt fastmlp model file: {member} is not a valid .npy array ({exc})") from None
         array_shape, fortran, dtype = header
         if dtype != np.dtype("<f4") or fortran:
-            raise self.error(f"corrupt fastmlp model file: {member} holds {dtype} "
-                             f"{'(Fortran order) ' if fortran else ''}values; expected float32")
+            raise self.error(
+                f"corrupt fastmlp model file: {member} holds {dtype} "
+                f"{'(Fortran order) ' if fortran else ''}values; expected float32"
+            )
         if shape is not None and tuple(array_shape) != tuple(shape):
-            raise self.error(f"corrupt fastmlp model file: {member} has shape {tuple(array_shape)}; "
-                             f"config.json says {tuple(shape)}")
-        body = data[stream.tell():]
+            raise self.error(
+                f"corrupt fastmlp model file: {member} has shape {tuple(array_shape)}; config.json says {tuple(shape)}"
+            )
+        body = data[stream.tell() :]
         count = math.prod(array_shape)
         if len(body) != 4 * count:
-            raise self.error(f"corrupt or truncated fastmlp model file: {member} has {len(body)} bytes of "
-                             f"data for {count} float32 values")
+            raise self.error(
+                f"corrupt or truncated fastmlp model file: {member} has {len(body)} bytes of "
+                f"data for {count} float32 values"
+            )
         return np.frombuffer(body, dtype="<f4").astype(np.float32).reshape(array_shape)
 
 
@@ -212,9 +227,11 @@ def _read_config(reader: _Reader) -> dict:
     version = _get(reader, config, "format_version", int, CONFIG_MEMBER)
     if version > FORMAT_VERSION:
         written_by = config.get("fastmlp_version")
-        raise reader.error(f"the file uses fastmlp model format version {version}"
-                           f"{f' (written by fastmlp {written_by})' if isinstance(written_by, str) else ''}; "
-                           f"this fastmlp reads versions up to {FORMAT_VERSION}: upgrade fastmlp to load it")
+        raise reader.error(
+            f"the file uses fastmlp model format version {version}"
+            f"{f' (written by fastmlp {written_by})' if isinstance(written_by, str) else ''}; "
+            f"this fastmlp reads versions up to {FORMAT_VERSION}: upgrade fastmlp to load it"
+        )
     if version < 1:
         raise reader.error(f"corrupt fastmlp model file: format_version {version}")
     return config
@@ -231,9 +248,11 @@ def _build(reader: _Reader, config: dict):
     seed = _get(reader, model_config, "seed", int, "model")
     name = _get(reader, model_config, "name", str, "model")
     input_shape = model_config.get("input_shape")
-    if input_shape is not None and not (isinstance(input_shape, list) and input_shape
-                                        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0
-                                                for d in input_shape)):
+    if input_shape is not None and not (
+        isinstance(input_shape, list)
+        and input_shape
+        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)
+    ):
         raise reader.error(f"corrupt fastmlp model file: model input_shape is {input_shape!r}")
     built = _get(reader, config, "built", bool, where)
     epochs_run = _get(reader, config, "epochs_run", int, where)
@@ -263,8 +282,7 @@ def _build(reader: _Reader, config: dict):
                     raise reader.error(f"corrupt fastmlp model file: optimizer scalar {key!r} is {value!r}")
                 loaded[key] = float(value)
             entries.append(loaded)
-        state = {"iterations": _get(reader, state_config, "iterations", int, "optimizer_state"),
-                 "state": entries}
+        state = {"iterations": _get(reader, state_config, "iterations", int, "optimizer_state"), "state": entries}
 
     try:
         layer_list = [layers_module.from_config(c) for c in layer_configs]
@@ -276,20 +294,24 @@ def _build(reader: _Reader, config: dict):
                 model.input_shape = tuple(input_shape)
         if compile_config is not None:
             compile_config = _get(reader, config, "compile", dict, where)
-            model.compile(optimizer=optim.from_config(_get(reader, compile_config, "optimizer", dict, "compile")),
-                          loss=_get(reader, compile_config, "loss", str, "compile"),
-                          metrics=_get(reader, compile_config, "metrics", list, "compile"))
+            model.compile(
+                optimizer=optim.from_config(_get(reader, compile_config, "optimizer", dict, "compile")),
+                loss=_get(reader, compile_config, "loss", str, "compile"),
+                metrics=_get(reader, compile_config, "metrics", list, "compile"),
+            )
         if built:
             # Into the layers' views directly, as set_weights would, but also
             # for non-finite values (a model saved after diverging).
             targets = [view for layer in model.layers for view in layer.weights]
             if len(targets) != len(weights):
-                raise reader.error(f"corrupt fastmlp model file: {len(weights)} weight arrays for a model "
-                                   f"with {len(targets)}")
+                raise reader.error(
+                    f"corrupt fastmlp model file: {len(weights)} weight arrays for a model with {len(targets)}"
+                )
             for i, (target, value) in enumerate(zip(targets, weights)):
                 if target.shape != value.shape:
-                    raise reader.error(f"corrupt fastmlp model file: weight {i} has shape {value.shape}; "
-                                       f"the model's is {target.shape}")
+                    raise reader.error(
+                        f"corrupt fastmlp model file: weight {i} has shape {value.shape}; the model's is {target.shape}"
+                    )
             for target, value in zip(targets, weights):
                 target[...] = value
             if state is not None:
@@ -316,10 +338,22 @@ def load_model(path):
     with open(path, "rb") as handle:  # FileNotFoundError, IsADirectoryError, PermissionError as they are
         try:
             archive = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, NotImplementedError,
-                RuntimeError, struct.error, OverflowError, IndexError, KeyError) as exc:
-            raise SaveFormatError(f"{path}: not a fastmlp model file, or a truncated or corrupt one "
-                                  f"(not a readable zip archive: {exc})") from None
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            EOFError,
+            ValueError,
+            OSError,
+            NotImplementedError,
+            RuntimeError,
+            struct.error,
+            OverflowError,
+            IndexError,
+            KeyError,
+        ) as exc:
+            raise SaveFormatError(
+                f"{path}: not a fastmlp model file, or a truncated or corrupt one (not a readable zip archive: {exc})"
+            ) from None
         with archive:
             reader = _Reader(path, archive)
             return _build(reader, _read_config(reader))

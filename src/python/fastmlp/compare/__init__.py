@@ -8,9 +8,26 @@ From Python::
 """
 
 from .run import CompareConfig, build_model, load_dataset, run_comparison
-from .spec import (OptimizerSpec, ScheduleSpec, SpecError, parse_optimizer, parse_optimizer_list,
-                   parse_schedule, parse_value)
+from .spec import (
+    OptimizerSpec,
+    ScheduleSpec,
+    SpecError,
+    parse_optimizer,
+    parse_optimizer_list,
+    parse_schedule,
+    parse_value,
+)
 
-__all__ = ["CompareConfig", "OptimizerSpec", "ScheduleSpec", "SpecError", "build_model",
-           "load_dataset", "parse_optimizer", "parse_optimizer_list", "parse_schedule", "parse_value",
-           "run_comparison"]
+__all__ = [
+    "CompareConfig",
+    "OptimizerSpec",
+    "ScheduleSpec",
+    "SpecError",
+    "build_model",
+    "load_dataset",
+    "parse_optimizer",
+    "parse_optimizer_list",
+    "parse_schedule",
+    "parse_value",
+    "run_comparison",
+]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .spec import SpecError, available_optimizers, parse_optimizer_list, parse_schedule, SCHEDULES
+from .spec import SCHEDULES, SpecError, available_optimizers, parse_optimizer_list, parse_schedule
 
 DESCRIPTION = """\
 Train the same MLP with several optimizers (and seeds) and compare them: writes
@@ -25,11 +25,11 @@ optimizer specs (--optimizers):
   --optimizers may also be repeated: --optimizers sgd --optimizers adam:epsilon=1e-8
   NAME is
     a plain name, the Keras class with Keras's defaults (as compile(optimizer="adam")):
-      {', '.join(names['plain'])}
+      {", ".join(names["plain"])}
     keras.CLASS (Keras 3's names, defaults and rules):
-      {', '.join(names['keras'])}
+      {", ".join(names["keras"])}
     torch.CLASS (PyTorch's names, defaults and rules; the learning rate is lr):
-      {', '.join(names['torch'])}
+      {", ".join(names["torch"])}
   class names are case-insensitive. VALUES: numbers (3e-4), true/false, none, and
   tuples with '/' between elements: torch.Adam:betas=0.9/0.99
 
@@ -44,7 +44,7 @@ per epoch):
   warmup:steps=N[,from=R]                 linear warm-up from R (default 0) to the base rate
   any of them with warmup=N[,warmup_from=R]: a linear warm-up in front, e.g.
     --schedule cosine:decay_steps=8000,warmup=500
-  ({', '.join(SCHEDULES)}, warmup; see fastmlp.optim.schedules)
+  ({", ".join(SCHEDULES)}, warmup; see fastmlp.optim.schedules)
 
 model (as reference 002): Dense(h1, relu[, L2]) [BatchNormalization] Dense(h2, relu)
   ... [Dropout] Dense(10, softmax): --l2 regularizes the first hidden layer's kernel,
@@ -64,10 +64,11 @@ def _int(minimum: int):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
+
     return parse
 
 
@@ -76,11 +77,12 @@ def _float(low: float, high: float | None = None, *, high_open: bool = True):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         if not value >= low or (high is not None and (value >= high if high_open else value > high)):
             bounds = f"[{low:g}, {high:g}{')' if high_open else ']'}" if high is not None else f">= {low:g}"
             raise argparse.ArgumentTypeError(f"must be in {bounds}, got {text}")
         return value
+
     return parse
 
 
@@ -88,7 +90,7 @@ def _widths(text: str) -> list[int]:
     try:
         widths = [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths like 300,100; got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths like 300,100; got {text!r}") from None
     if not widths or any(w < 1 for w in widths):
         raise argparse.ArgumentTypeError(f"layer widths must be >= 1; got {text!r}")
     return widths
@@ -108,8 +110,9 @@ def _validation(text: str):
     except ValueError:
         fraction = None
     if fraction is None or not 0.0 < fraction < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a count of images (e.g. 5000) or a fraction in (0, 1) "
-                                         f"(e.g. 0.1), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a count of images (e.g. 5000) or a fraction in (0, 1) (e.g. 0.1), got {text!r}"
+        )
     return fraction
 
 
@@ -117,48 +120,89 @@ def _optimizers(text: str):
     try:
         return parse_optimizer_list(text)
     except SpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc))
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _schedule(text: str):
     try:
         return parse_schedule(text)
     except SpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc))
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
     """Add the ``compare`` subcommand to an ``add_subparsers()`` object."""
     p = commands.add_parser(
-        "compare", help="compare optimizers on MNIST: plots, tables, a report",
-        description=DESCRIPTION, epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--optimizers", type=_optimizers, action="append", metavar="SPEC[,SPEC...]",
-                   help="optimizers to compare (default sgd,adam,rmsprop); syntax below")
+        "compare",
+        help="compare optimizers on MNIST: plots, tables, a report",
+        description=DESCRIPTION,
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--optimizers",
+        type=_optimizers,
+        action="append",
+        metavar="SPEC[,SPEC...]",
+        help="optimizers to compare (default sgd,adam,rmsprop); syntax below",
+    )
     p.add_argument("--epochs", type=_int(1), default=5, help="epochs per run (default 5)")
     p.add_argument("--batch-size", type=_int(1), default=32, help="default 32")
-    p.add_argument("--hidden", type=_widths, default=[300, 100], metavar="W1,W2,...",
-                   help="hidden layer widths (default 300,100)")
-    p.add_argument("--dropout", type=_float(0.0, 1.0), default=0.0, metavar="RATE",
-                   help="dropout rate after the last hidden layer (default 0: none)")
-    p.add_argument("--batch-norm", action="store_true",
-                   help="BatchNormalization after the first hidden layer")
-    p.add_argument("--l2", type=_float(0.0), default=0.0, metavar="FACTOR",
-                   help="L2 penalty on the first hidden layer's kernel (default 0: none)")
-    p.add_argument("--schedule", type=_schedule, default=None, metavar="NAME[:KEY=VALUE,...]",
-                   help="learning-rate schedule applied to every optimizer's learning rate; syntax below")
-    p.add_argument("--repeats", type=_int(1), default=1, metavar="N",
-                   help="runs per optimizer, with seeds SEED..SEED+N-1 (default 1)")
+    p.add_argument(
+        "--hidden", type=_widths, default=[300, 100], metavar="W1,W2,...", help="hidden layer widths (default 300,100)"
+    )
+    p.add_argument(
+        "--dropout",
+        type=_float(0.0, 1.0),
+        default=0.0,
+        metavar="RATE",
+        help="dropout rate after the last hidden layer (default 0: none)",
+    )
+    p.add_argument("--batch-norm", action="store_true", help="BatchNormalization after the first hidden layer")
+    p.add_argument(
+        "--l2",
+        type=_float(0.0),
+        default=0.0,
+        metavar="FACTOR",
+        help="L2 penalty on the first hidden layer's kernel (default 0: none)",
+    )
+    p.add_argument(
+        "--schedule",
+        type=_schedule,
+        default=None,
+        metavar="NAME[:KEY=VALUE,...]",
+        help="learning-rate schedule applied to every optimizer's learning rate; syntax below",
+    )
+    p.add_argument(
+        "--repeats",
+        type=_int(1),
+        default=1,
+        metavar="N",
+        help="runs per optimizer, with seeds SEED..SEED+N-1 (default 1)",
+    )
     p.add_argument("--seed", type=_int(0), default=0, help="first seed (default 0)")
-    p.add_argument("--validation", type=_validation, default=5000, metavar="N|FRACTION",
-                   help="N: hold out the FIRST N training images (default 5000, as the references; 0: none); "
-                        "a fraction in (0, 1): hold out the LAST fraction, as Keras's validation_split")
-    p.add_argument("--target", type=_float(0.0, 1.0, high_open=False), default=0.97, metavar="ACCURACY",
-                   help="validation accuracy for 'epochs/seconds to reach' (default 0.97)")
+    p.add_argument(
+        "--validation",
+        type=_validation,
+        default=5000,
+        metavar="N|FRACTION",
+        help="N: hold out the FIRST N training images (default 5000, as the references; 0: none); "
+        "a fraction in (0, 1): hold out the LAST fraction, as Keras's validation_split",
+    )
+    p.add_argument(
+        "--target",
+        type=_float(0.0, 1.0, high_open=False),
+        default=0.97,
+        metavar="ACCURACY",
+        help="validation accuracy for 'epochs/seconds to reach' (default 0.97)",
+    )
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist", help="default mnist")
-    p.add_argument("--data", metavar="DIR", help="folder with the dataset's four .gz files "
-                   "(default: $FASTMLP_DATA, else the download cache)")
-    p.add_argument("--out", metavar="DIR", default="fastmlp-compare",
-                   help="output folder (default ./fastmlp-compare)")
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="folder with the dataset's four .gz files (default: $FASTMLP_DATA, else the download cache)",
+    )
+    p.add_argument("--out", metavar="DIR", default="fastmlp-compare", help="output folder (default ./fastmlp-compare)")
     p.add_argument("--threads", type=_int(1), default=None, help="default: all cores")
     p.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     p.add_argument("-v", "--verbose", action="store_true", help="print every epoch")
@@ -179,10 +223,24 @@ def config_from_args(args):
     else:
         specs = parse_optimizer_list("sgd,adam,rmsprop")
     return CompareConfig(
-        optimizers=specs, epochs=args.epochs, batch_size=args.batch_size, hidden=args.hidden,
-        dropout=args.dropout, batch_norm=args.batch_norm, l2=args.l2, schedule=args.schedule,
-        repeats=args.repeats, seed=args.seed, validation=args.validation, target_accuracy=args.target,
-        dataset=args.dataset, data=args.data, out=args.out, threads=args.threads, limit=args.limit)
+        optimizers=specs,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        hidden=args.hidden,
+        dropout=args.dropout,
+        batch_norm=args.batch_norm,
+        l2=args.l2,
+        schedule=args.schedule,
+        repeats=args.repeats,
+        seed=args.seed,
+        validation=args.validation,
+        target_accuracy=args.target,
+        dataset=args.dataset,
+        data=args.data,
+        out=args.out,
+        threads=args.threads,
+        limit=args.limit,
+    )
 
 
 def command(args, log=print) -> int:

@@ -77,8 +77,14 @@ def write_plots(results: dict, out: Path) -> list[tuple[str, str]]:
                 _band(ax, epochs_of(values), values, color[name], name)
             target = config["target_accuracy"]
             ax.axhline(target, color="0.4", linestyle=":", linewidth=1, label=f"{target * 100:g}% target")
-            _finish(fig, ax, out / "val_accuracy.png", "Optimizer comparison: validation accuracy" + seeds,
-                    "epoch", "validation accuracy")
+            _finish(
+                fig,
+                ax,
+                out / "val_accuracy.png",
+                "Optimizer comparison: validation accuracy" + seeds,
+                "epoch",
+                "validation accuracy",
+            )
             plt.close(fig)
             written.append(("Validation accuracy per epoch", "val_accuracy.png"))
 
@@ -88,10 +94,8 @@ def write_plots(results: dict, out: Path) -> list[tuple[str, str]]:
             _band(ax, epochs_of(values), values, color[name], f"{name} (training)")
             if has_val:
                 values = curves(runs, "val_loss")
-                _band(ax, epochs_of(values), values, color[name], f"{name} (validation)", linestyle="--",
-                      marker="s")
-        _finish(fig, ax, out / "loss.png", "Training and validation loss" + seeds, "epoch",
-                "cross-entropy loss")
+                _band(ax, epochs_of(values), values, color[name], f"{name} (validation)", linestyle="--", marker="s")
+        _finish(fig, ax, out / "loss.png", "Training and validation loss" + seeds, "epoch", "cross-entropy loss")
         plt.close(fig)
         written.append(("Training and validation loss per epoch", "loss.png"))
 
@@ -102,12 +106,17 @@ def write_plots(results: dict, out: Path) -> list[tuple[str, str]]:
             values = curves(runs, "loss")
             _band(ax, x, values, color[name], f"{name} (training)")
             if has_val:
-                _band(ax, x, curves(runs, "val_loss"), color[name], f"{name} (validation)", linestyle="--",
-                      marker="s")
+                _band(ax, x, curves(runs, "val_loss"), color[name], f"{name} (validation)", linestyle="--", marker="s")
         ax.set_xlim(left=0)
-        _finish(fig, ax, out / "loss_vs_time.png", "Loss against wall-clock time" + seeds,
-                "seconds of training (cumulative epoch time, including validation)", "cross-entropy loss",
-                integer_x=False)
+        _finish(
+            fig,
+            ax,
+            out / "loss_vs_time.png",
+            "Loss against wall-clock time" + seeds,
+            "seconds of training (cumulative epoch time, including validation)",
+            "cross-entropy loss",
+            integer_x=False,
+        )
         plt.close(fig)
         written.append(("Loss against wall-clock seconds", "loss_vs_time.png"))
 
@@ -120,15 +129,26 @@ def write_plots(results: dict, out: Path) -> list[tuple[str, str]]:
             positive &= bool(np.all(rates[np.isfinite(rates)] > 0))
             k = list(groups).index(name)
             # Optimizers often share a rate: distinct dashes and shrinking markers keep overlaps visible.
-            ax.plot(np.arange(len(rates)), rates, color=color[name], marker=MARKERS[k % len(MARKERS)],
-                    markersize=max(9 - 1.5 * k, 3), linewidth=max(2.6 - 0.5 * k, 1.0),
-                    linestyle=LINESTYLES[k % len(LINESTYLES)], label=name)
+            ax.plot(
+                np.arange(len(rates)),
+                rates,
+                color=color[name],
+                marker=MARKERS[k % len(MARKERS)],
+                markersize=max(9 - 1.5 * k, 3),
+                linewidth=max(2.6 - 0.5 * k, 1.0),
+                linestyle=LINESTYLES[k % len(LINESTYLES)],
+                label=name,
+            )
         if positive:
             ax.set_yscale("log")
-        _finish(fig, ax, out / "learning_rate.png",
-                "Learning rate" + (f" (schedule {config['schedule']})" if config["schedule"] else " (constant)"),
-                "epochs completed (0: before training)", "learning rate of the next update"
-                + (" (log scale)" if positive else ""))
+        _finish(
+            fig,
+            ax,
+            out / "learning_rate.png",
+            "Learning rate" + (f" (schedule {config['schedule']})" if config["schedule"] else " (constant)"),
+            "epochs completed (0: before training)",
+            "learning rate of the next update" + (" (log scale)" if positive else ""),
+        )
         plt.close(fig)
         written.append(("Learning rate per epoch", "learning_rate.png"))
     finally:

@@ -8,8 +8,8 @@ import csv
 import json
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -37,11 +37,11 @@ def curves(runs: Sequence[dict], metric: str) -> np.ndarray:
     out = np.full((len(runs), length), np.nan)
     for i, run in enumerate(runs):
         values = [math.nan if v is None else v for v in run["history"][metric]]
-        out[i, :len(values)] = values
+        out[i, : len(values)] = values
     return out
 
 
-def group_runs(results: dict) -> "OrderedDict[str, list[dict]]":
+def group_runs(results: dict) -> OrderedDict[str, list[dict]]:
     """Runs by optimizer spec, in the order the optimizers were given."""
     groups: OrderedDict[str, list[dict]] = OrderedDict((name, []) for name in results["config"]["optimizers"])
     for run in results["runs"]:
@@ -51,8 +51,12 @@ def group_runs(results: dict) -> "OrderedDict[str, list[dict]]":
 
 def summarize(name: str, runs: Sequence[dict], target: float) -> dict:
     """Per-optimizer statistics over its seeds."""
-    s: dict = {"optimizer": name, "runs": len(runs), "seeds": [r["seed"] for r in runs],
-               "class": runs[0]["optimizer_config"].get("name", name)}
+    s: dict = {
+        "optimizer": name,
+        "runs": len(runs),
+        "seeds": [r["seed"] for r in runs],
+        "class": runs[0]["optimizer_config"].get("name", name),
+    }
     s["test_accuracy"] = _mean_std([r["test_accuracy"] for r in runs])
     s["test_loss"] = _mean_std([r["test_loss"] for r in runs])
     has_val = any(v is not None for r in runs for v in r["history"]["val_accuracy"])
@@ -79,8 +83,13 @@ def summarize(name: str, runs: Sequence[dict], target: float) -> dict:
     if has_val:
         s["final_val_accuracy"] = _mean_std([last(r, "val_accuracy") for r in runs])
         s["final_val_loss"] = _mean_std([last(r, "val_loss") for r in runs])
-        s["gap"] = _mean_std([last(r, "accuracy") - last(r, "val_accuracy") for r in runs
-                              if last(r, "accuracy") is not None and last(r, "val_accuracy") is not None])
+        s["gap"] = _mean_std(
+            [
+                last(r, "accuracy") - last(r, "val_accuracy")
+                for r in runs
+                if last(r, "accuracy") is not None and last(r, "val_accuracy") is not None
+            ]
+        )
         s["best_val_accuracy"] = float(np.nanmax(curves(runs, "val_accuracy")))
         reach_epochs, reach_seconds = [], []
         for r in runs:
@@ -143,18 +152,31 @@ def _bytes(n: float) -> str:
 
 def summary_table(summaries: Sequence[dict], target: float) -> str:
     pct = f"{target * 100:g}%"
-    header = ["optimizer", "test accuracy", "final val accuracy", f"epochs to {pct} val", f"seconds to {pct} val",
-              "generalization gap", "s / epoch", "state bytes / param"]
+    header = [
+        "optimizer",
+        "test accuracy",
+        "final val accuracy",
+        f"epochs to {pct} val",
+        f"seconds to {pct} val",
+        "generalization gap",
+        "s / epoch",
+        "state bytes / param",
+    ]
     rows = []
     for s in summaries:
         n = s["runs"]
-        rows.append([
-            f"`{s['optimizer']}`", _pm(s["test_accuracy"], runs=n),
-            _pm(s["final_val_accuracy"], runs=n) if s["has_validation"] else DASH,
-            _reach_cell(s, "epochs_to_target", ".3g"), _reach_cell(s, "seconds_to_target", ".1f"),
-            _pm(s["gap"], runs=n, signed=True) if s["has_validation"] else DASH,
-            _secs(s["seconds_per_epoch"]), f"{s['state_bytes_per_param']:g}",
-        ])
+        rows.append(
+            [
+                f"`{s['optimizer']}`",
+                _pm(s["test_accuracy"], runs=n),
+                _pm(s["final_val_accuracy"], runs=n) if s["has_validation"] else DASH,
+                _reach_cell(s, "epochs_to_target", ".3g"),
+                _reach_cell(s, "seconds_to_target", ".1f"),
+                _pm(s["gap"], runs=n, signed=True) if s["has_validation"] else DASH,
+                _secs(s["seconds_per_epoch"]),
+                f"{s['state_bytes_per_param']:g}",
+            ]
+        )
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -192,9 +214,12 @@ def convergence_section(summaries, config) -> list[str]:
     epochs = config["epochs"]
     if not any(s["has_validation"] for s in summaries):
         order = sorted(summaries, key=lambda s: s["train_loss_curve"][0])
-        return ["There is no validation set (`--validation 0`), so convergence is judged by training loss "
-                "after the first epoch: "
-                + ", ".join(f"{_c(s['optimizer'])} {s['train_loss_curve'][0]:.4f}" for s in order) + "."]
+        return [
+            "There is no validation set (`--validation 0`), so convergence is judged by training loss "
+            "after the first epoch: "
+            + ", ".join(f"{_c(s['optimizer'])} {s['train_loss_curve'][0]:.4f}" for s in order)
+            + "."
+        ]
     reached = [s for s in summaries if s["epochs_to_target"] is not None]
     never = [s for s in summaries if s["epochs_to_target"] is None]
     text = []
@@ -202,59 +227,92 @@ def convergence_section(summaries, config) -> list[str]:
         by_epochs = sorted(reached, key=lambda s: (s["epochs_to_target"], s["seconds_to_target"]))
         by_seconds = sorted(reached, key=lambda s: s["seconds_to_target"])
         first = by_epochs[0]
-        seeds = "" if first["runs"] == 1 else (f" on average over {first['reached']} of {first['runs']} seeds"
-                                               if first["reached"] < first["runs"] else
-                                               f" on average over {first['runs']} seeds")
-        sentence = (f"{_c(first['optimizer'])} reached {pct} validation accuracy first, after "
-                    f"{_epochs(first['epochs_to_target'])} ({first['seconds_to_target']:.1f} s){seeds}")
-        others = [f"{_c(s['optimizer'])} after {_epochs(s['epochs_to_target'])} ({s['seconds_to_target']:.1f} s)"
-                  for s in by_epochs[1:]]
+        seeds = (
+            ""
+            if first["runs"] == 1
+            else (
+                f" on average over {first['reached']} of {first['runs']} seeds"
+                if first["reached"] < first["runs"]
+                else f" on average over {first['runs']} seeds"
+            )
+        )
+        sentence = (
+            f"{_c(first['optimizer'])} reached {pct} validation accuracy first, after "
+            f"{_epochs(first['epochs_to_target'])} ({first['seconds_to_target']:.1f} s){seeds}"
+        )
+        others = [
+            f"{_c(s['optimizer'])} after {_epochs(s['epochs_to_target'])} ({s['seconds_to_target']:.1f} s)"
+            for s in by_epochs[1:]
+        ]
         sentence += ("; " + _join(others) if others else "") + "."
         ties = [s for s in by_epochs[1:] if s["epochs_to_target"] == first["epochs_to_target"]]
         if ties:
-            sentence += (f" In epochs that is a tie with {_join(_c(s['optimizer']) for s in ties)}; "
-                         f"the seconds decide.")
+            sentence += f" In epochs that is a tie with {_join(_c(s['optimizer']) for s in ties)}; the seconds decide."
         if by_seconds[0] is not first:
-            sentence += (f" By wall-clock time {_c(by_seconds[0]['optimizer'])} got there first "
-                         f"({by_seconds[0]['seconds_to_target']:.1f} s).")
+            sentence += (
+                f" By wall-clock time {_c(by_seconds[0]['optimizer'])} got there first "
+                f"({by_seconds[0]['seconds_to_target']:.1f} s)."
+            )
         text.append(sentence)
     if never:
-        best = (": " + ", ".join(f"{_c(s['optimizer'])} {s['best_val_accuracy']:.4f}" for s in never)
-                if len(never) > 1 else f" {never[0]['best_val_accuracy']:.4f}")
+        best = (
+            ": " + ", ".join(f"{_c(s['optimizer'])} {s['best_val_accuracy']:.4f}" for s in never)
+            if len(never) > 1
+            else f" {never[0]['best_val_accuracy']:.4f}"
+        )
         if not reached and len(never) > 1:
-            text.append(f"None of the optimizers reached {pct} validation accuracy within {_epochs(epochs)} "
-                        f"(best validation accuracy{best}).")
+            text.append(
+                f"None of the optimizers reached {pct} validation accuracy within {_epochs(epochs)} "
+                f"(best validation accuracy{best})."
+            )
         else:
-            text.append(f"{_join(_c(s['optimizer']) for s in never)} did not reach {pct} within "
-                        f"{_epochs(epochs)} (best validation accuracy{best}).")
+            text.append(
+                f"{_join(_c(s['optimizer']) for s in never)} did not reach {pct} within "
+                f"{_epochs(epochs)} (best validation accuracy{best})."
+            )
     order = sorted(summaries, key=lambda s: -s["first_epoch_val_accuracy"])
-    text.append("Validation accuracy after the first epoch: "
-                + ", ".join(f"{_c(s['optimizer'])} {s['first_epoch_val_accuracy']:.4f}" for s in order) + ".")
+    text.append(
+        "Validation accuracy after the first epoch: "
+        + ", ".join(f"{_c(s['optimizer'])} {s['first_epoch_val_accuracy']:.4f}" for s in order)
+        + "."
+    )
     return [" ".join(text)]
 
 
 def _rises(curve: Sequence[float]) -> list[int]:
     """Epochs (1-based) at which the curve went up from the previous epoch."""
-    return [i + 1 for i in range(1, len(curve))
-            if math.isfinite(curve[i]) and math.isfinite(curve[i - 1]) and curve[i] > curve[i - 1]]
+    return [
+        i + 1
+        for i in range(1, len(curve))
+        if math.isfinite(curve[i]) and math.isfinite(curve[i - 1]) and curve[i] > curve[i - 1]
+    ]
 
 
 def stability_section(summaries, config, plotted: bool = True) -> list[str]:
     text = []
     if config["repeats"] > 1 and len(summaries) == 1:
-        text.append(f"Across {config['repeats']} seeds the test accuracy of {_c(summaries[0]['optimizer'])} had "
-                    f"a standard deviation of {summaries[0]['test_accuracy'][1]:.4f}.")
+        text.append(
+            f"Across {config['repeats']} seeds the test accuracy of {_c(summaries[0]['optimizer'])} had "
+            f"a standard deviation of {summaries[0]['test_accuracy'][1]:.4f}."
+        )
     elif config["repeats"] > 1:
         order = sorted(summaries, key=lambda s: s["test_accuracy"][1])
-        text.append(f"Across {config['repeats']} seeds the test accuracy varied least with "
-                    f"{_c(order[0]['optimizer'])} (standard deviation {order[0]['test_accuracy'][1]:.4f}) and most "
-                    f"with {_c(order[-1]['optimizer'])} ({order[-1]['test_accuracy'][1]:.4f}).")
+        text.append(
+            f"Across {config['repeats']} seeds the test accuracy varied least with "
+            f"{_c(order[0]['optimizer'])} (standard deviation {order[0]['test_accuracy'][1]:.4f}) and most "
+            f"with {_c(order[-1]['optimizer'])} ({order[-1]['test_accuracy'][1]:.4f})."
+        )
         if len(order) > 2:
-            text.append("The others: " + ", ".join(f"{_c(s['optimizer'])} {s['test_accuracy'][1]:.4f}"
-                                                   for s in order[1:-1]) + ".")
+            text.append(
+                "The others: "
+                + ", ".join(f"{_c(s['optimizer'])} {s['test_accuracy'][1]:.4f}" for s in order[1:-1])
+                + "."
+            )
     else:
-        text.append("Each optimizer ran with one seed, so the spread across seeds is not measured "
-                    "(run with `--repeats 3` or more for mean ± std" + (" and bands in the plots)." if plotted else ")."))
+        text.append(
+            "Each optimizer ran with one seed, so the spread across seeds is not measured "
+            "(run with `--repeats 3` or more for mean ± std" + (" and bands in the plots)." if plotted else ").")
+        )
     if config["epochs"] > 1:
         steady, bumpy = [], []
         for s in summaries:
@@ -263,15 +321,19 @@ def stability_section(summaries, config, plotted: bool = True) -> list[str]:
         if steady:
             text.append(f"Training loss fell every epoch for {_join(_c(s['optimizer']) for s, _ in steady)}.")
         for s, rises in bumpy:
-            text.append(f"Training loss of {_c(s['optimizer'])} rose at epoch{'s' if len(rises) > 1 else ''} "
-                        f"{_join(map(str, rises))}.")
+            text.append(
+                f"Training loss of {_c(s['optimizer'])} rose at epoch{'s' if len(rises) > 1 else ''} "
+                f"{_join(map(str, rises))}."
+            )
         with_val = [s for s in summaries if s["has_validation"]]
         if with_val:
             counts = [(s, _rises(s["val_loss_curve"])) for s in with_val]
             transitions = len(with_val[0]["val_loss_curve"]) - 1
-            parts = [f"{_c(s['optimizer'])} {len(r)} of {transitions}" + (f" (epoch{'s' if len(r) > 1 else ''} "
-                                                                         f"{_join(map(str, r))})" if r else "")
-                     for s, r in counts]
+            parts = [
+                f"{_c(s['optimizer'])} {len(r)} of {transitions}"
+                + (f" (epoch{'s' if len(r) > 1 else ''} {_join(map(str, r))})" if r else "")
+                for s, r in counts
+            ]
             mean = " (mean curve over seeds)" if config["repeats"] > 1 else ""
             text.append(f"Validation loss went up from one epoch to the next{mean}: " + ", ".join(parts) + ".")
     for s in summaries:
@@ -283,20 +345,28 @@ def stability_section(summaries, config, plotted: bool = True) -> list[str]:
 def generalization_section(summaries, config) -> list[str]:
     with_val = [s for s in summaries if s["has_validation"]]
     if not with_val:
-        return ["There is no validation set (`--validation 0`), so the generalization gap is not measured; "
-                "test accuracies are in the table."]
+        return [
+            "There is no validation set (`--validation 0`), so the generalization gap is not measured; "
+            "test accuracies are in the table."
+        ]
     order = sorted(with_val, key=lambda s: s["gap"][0])
     if len(order) == 1:
-        text = [f"The gap between final training and validation accuracy of {_c(order[0]['optimizer'])} was "
-                f"{order[0]['gap'][0]:+.4f}."]
+        text = [
+            f"The gap between final training and validation accuracy of {_c(order[0]['optimizer'])} was "
+            f"{order[0]['gap'][0]:+.4f}."
+        ]
     else:
-        text = [f"The gap between final training and validation accuracy was smallest for {_c(order[0]['optimizer'])} "
-                f"({order[0]['gap'][0]:+.4f}) and largest for {_c(order[-1]['optimizer'])} "
-                f"({order[-1]['gap'][0]:+.4f})."]
+        text = [
+            f"The gap between final training and validation accuracy was smallest for {_c(order[0]['optimizer'])} "
+            f"({order[0]['gap'][0]:+.4f}) and largest for {_c(order[-1]['optimizer'])} "
+            f"({order[-1]['gap'][0]:+.4f})."
+        ]
     if any(s["gap"][0] < 0 for s in with_val):
-        text.append("A negative gap is expected early in training: the training accuracy is the running "
-                    "average over each epoch, measured while the weights still change, whereas validation "
-                    "accuracy is measured with the weights at the end of the epoch.")
+        text.append(
+            "A negative gap is expected early in training: the training accuracy is the running "
+            "average over each epoch, measured while the weights still change, whereas validation "
+            "accuracy is measured with the weights at the end of the epoch."
+        )
     over, still = [], []
     for s in with_val:
         curve, best = s["val_loss_curve"], s["val_loss_best_epoch"]
@@ -304,47 +374,64 @@ def generalization_section(summaries, config) -> list[str]:
             continue
         final = curve[-1]
         if best < len(curve) and math.isfinite(final):
-            over.append(f"{_c(s['optimizer'])}'s validation loss was lowest at epoch {best} "
-                        f"({curve[best - 1]:.4f}) and ended at {final:.4f} "
-                        f"({(final / curve[best - 1] - 1) * 100:+.0f}%)")
+            over.append(
+                f"{_c(s['optimizer'])}'s validation loss was lowest at epoch {best} "
+                f"({curve[best - 1]:.4f}) and ended at {final:.4f} "
+                f"({(final / curve[best - 1] - 1) * 100:+.0f}%)"
+            )
         else:
             still.append(s)
     if over:
         text.append("; ".join(over) + ": an early sign of overfitting, or noise.")
     if still:
-        text.append(f"Validation loss was still at its lowest in the last epoch for "
-                    f"{_join(_c(s['optimizer']) for s in still)}.")
+        text.append(
+            f"Validation loss was still at its lowest in the last epoch for {_join(_c(s['optimizer']) for s in still)}."
+        )
     diffs = [(s, s["test_accuracy"][0] - s["final_val_accuracy"][0]) for s in with_val]
-    text.append("Test minus final validation accuracy: "
-                + ", ".join(f"{_c(s['optimizer'])} {d:+.4f}" for s, d in diffs) + ".")
+    text.append(
+        "Test minus final validation accuracy: " + ", ".join(f"{_c(s['optimizer'])} {d:+.4f}" for s, d in diffs) + "."
+    )
     return [" ".join(text)]
 
 
 def efficiency_section(summaries, results) -> list[str]:
     machine = results["machine"]
     order = sorted(summaries, key=lambda s: s["seconds_per_epoch"])
-    text = ["Seconds per epoch (training and validation), mean and fastest epoch: "
-            + ", ".join(f"{_c(s['optimizer'])} {_secs(s['seconds_per_epoch'])} ({_secs(s['fastest_epoch'])})"
-                        for s in order) + "."]
+    text = [
+        "Seconds per epoch (training and validation), mean and fastest epoch: "
+        + ", ".join(
+            f"{_c(s['optimizer'])} {_secs(s['seconds_per_epoch'])} ({_secs(s['fastest_epoch'])})" for s in order
+        )
+        + "."
+    ]
     by_fastest = sorted(summaries, key=lambda s: s["fastest_epoch"])
     if len(order) > 1 and by_fastest[0]["fastest_epoch"] > 0:
         quick, slow = by_fastest[0], by_fastest[-1]
-        text.append(f"Comparing fastest epochs (the least disturbed by other work on the machine), "
-                    f"{_c(slow['optimizer'])} took {slow['fastest_epoch'] / quick['fastest_epoch']:.2f}x as long "
-                    f"as {_c(quick['optimizer'])}.")
+        text.append(
+            f"Comparing fastest epochs (the least disturbed by other work on the machine), "
+            f"{_c(slow['optimizer'])} took {slow['fastest_epoch'] / quick['fastest_epoch']:.2f}x as long "
+            f"as {_c(quick['optimizer'])}."
+        )
     states = sorted(summaries, key=lambda s: s["state_bytes"])
-    text.append(f"Optimizer state for the {states[0]['trainable_params']:,} trainable parameters: "
-                + ", ".join(f"{_c(s['optimizer'])} {s['state_bytes_per_param']:g} bytes per parameter"
-                            + (f" ({_bytes(s['state_bytes'])})" if s["state_bytes"] else " (none)") for s in states)
-                + ".")
+    text.append(
+        f"Optimizer state for the {states[0]['trainable_params']:,} trainable parameters: "
+        + ", ".join(
+            f"{_c(s['optimizer'])} {s['state_bytes_per_param']:g} bytes per parameter"
+            + (f" ({_bytes(s['state_bytes'])})" if s["state_bytes"] else " (none)")
+            for s in states
+        )
+        + "."
+    )
     cores = machine.get("usable_cores") or machine.get("cores") or 1
     threads = machine.get("threads", 1)
     busy = [r for r in results["runs"] if r.get("other_runnable") and threads + max(r["other_runnable"]) > cores]
     if busy:
         names = sorted({f"{_c(r['optimizer'])} seed {r['seed']}" for r in busy})
-        text.append(f"Other processes were competing for the {cores} cores during {len(busy)} of "
-                    f"{len(results['runs'])} runs ({_join(names)}), so the timings of those runs are inflated "
-                    "and noisy; compare timings on an otherwise idle machine (or with `--threads 1`).")
+        text.append(
+            f"Other processes were competing for the {cores} cores during {len(busy)} of "
+            f"{len(results['runs'])} runs ({_join(names)}), so the timings of those runs are inflated "
+            "and noisy; compare timings on an otherwise idle machine (or with `--threads 1`)."
+        )
     return [" ".join(text)]
 
 
@@ -358,13 +445,17 @@ def sensitivity_section(summaries, config) -> list[str]:
             continue
         order = sorted(group, key=lambda s: s["test_accuracy"][0])
         spread = order[-1]["test_accuracy"][0] - order[0]["test_accuracy"][0]
-        text.append(f"{cls} ran with {len(group)} settings: test accuracy from {order[0]['test_accuracy'][0]:.4f} "
-                    f"({_c(order[0]['optimizer'])}) to {order[-1]['test_accuracy'][0]:.4f} "
-                    f"({_c(order[-1]['optimizer'])}), a spread of {spread:.4f}.")
+        text.append(
+            f"{cls} ran with {len(group)} settings: test accuracy from {order[0]['test_accuracy'][0]:.4f} "
+            f"({_c(order[0]['optimizer'])}) to {order[-1]['test_accuracy'][0]:.4f} "
+            f"({_c(order[-1]['optimizer'])}), a spread of {spread:.4f}."
+        )
     if not text:
-        text.append("Each optimizer ran with a single setting of its hyperparameters, so sensitivity to them is "
-                    "not measured here. List one optimizer several times with different values to measure it, "
-                    "e.g. `--optimizers adam,adam:learning_rate=3e-4,adam:learning_rate=3e-3`.")
+        text.append(
+            "Each optimizer ran with a single setting of its hyperparameters, so sensitivity to them is "
+            "not measured here. List one optimizer several times with different values to measure it, "
+            "e.g. `--optimizers adam,adam:learning_rate=3e-4,adam:learning_rate=3e-3`."
+        )
     if config["repeats"] > 1:
         text.append("Sensitivity to the random seed is under Stability.")
     return [" ".join(text)]
@@ -372,20 +463,37 @@ def sensitivity_section(summaries, config) -> list[str]:
 
 def reference_section(summaries, config) -> list[str]:
     """Reference 000's Keras numbers, only when the setup is reference 000's."""
-    same = (config["dataset"] == "mnist" and list(config["hidden"]) == [300, 100] and config["epochs"] == 5
-            and config["batch_size"] == 32 and config["validation"] == 5000 and not config["dropout"]
-            and not config["batch_norm"] and not config["l2"] and not config["schedule"] and not config["limit"])
+    same = (
+        config["dataset"] == "mnist"
+        and list(config["hidden"]) == [300, 100]
+        and config["epochs"] == 5
+        and config["batch_size"] == 32
+        and config["validation"] == 5000
+        and not config["dropout"]
+        and not config["batch_norm"]
+        and not config["l2"]
+        and not config["schedule"]
+        and not config["limit"]
+    )
     rows = [s for s in summaries if s["optimizer"].lower() in REFERENCE_000]
     if not same or not rows:
         return []
-    return ["Reference 000 trained this network in Keras with the same setup and reported test accuracy "
-            + ", ".join(f"{s['optimizer']} {REFERENCE_000[s['optimizer'].lower()]:.4f}" for s in rows)
-            + "; here: " + ", ".join(f"{s['optimizer']} {s['test_accuracy'][0]:.4f}" for s in rows)
-            + (" (mean over seeds " + ", ".join(map(str, config["seeds"])) + "; standard deviation "
-               + ", ".join(f"{s['optimizer']} {s['test_accuracy'][1]:.4f}" for s in rows) + ")."
-               if config["repeats"] > 1 else
-               ". The reference ran each optimizer once, as this comparison did; `--repeats N` measures how "
-               "much one run varies with the seed.")]
+    return [
+        "Reference 000 trained this network in Keras with the same setup and reported test accuracy "
+        + ", ".join(f"{s['optimizer']} {REFERENCE_000[s['optimizer'].lower()]:.4f}" for s in rows)
+        + "; here: "
+        + ", ".join(f"{s['optimizer']} {s['test_accuracy'][0]:.4f}" for s in rows)
+        + (
+            " (mean over seeds "
+            + ", ".join(map(str, config["seeds"]))
+            + "; standard deviation "
+            + ", ".join(f"{s['optimizer']} {s['test_accuracy'][1]:.4f}" for s in rows)
+            + ")."
+            if config["repeats"] > 1
+            else ". The reference ran each optimizer once, as this comparison did; `--repeats N` measures how "
+            "much one run varies with the seed."
+        )
+    ]
 
 
 # ----------------------------------------------------------------- files
@@ -396,9 +504,11 @@ def markdown_report(results: dict, plots: Sequence[tuple[str, str]], plot_note: 
     first = results["runs"][0] if results["runs"] else None
     n_params = first["params"] if first else 0
     layout = "-".join(map(str, [784, *config["hidden"], 10]))
-    extras = [f"dropout {config['dropout']}" if config["dropout"] else None,
-              "batch normalization" if config["batch_norm"] else None,
-              f"L2 {config['l2']}" if config["l2"] else None]
+    extras = [
+        f"dropout {config['dropout']}" if config["dropout"] else None,
+        "batch normalization" if config["batch_norm"] else None,
+        f"L2 {config['l2']}" if config["l2"] else None,
+    ]
     extras = ", ".join(e for e in extras if e)
     validation = config["validation"]
     if isinstance(validation, float):
@@ -408,20 +518,25 @@ def markdown_report(results: dict, plots: Sequence[tuple[str, str]], plot_note: 
     else:
         val_text = "none"
     lines = [
-        "# Optimizer comparison", "",
+        "# Optimizer comparison",
+        "",
         f"{config['dataset']}, MLP {layout} ({n_params:,} parameters{', ' + extras if extras else ''}), "
         f"{config['epochs']} epochs, batch size {config['batch_size']}, validation: {val_text}, "
         f"learning-rate schedule: {config['schedule'] or 'none'}, seeds {', '.join(map(str, config['seeds']))}"
-        + (f", first {config['limit']:,} training images only" if config["limit"] else "") + ".",
+        + (f", first {config['limit']:,} training images only" if config["limit"] else "")
+        + ".",
         f"Machine: {machine['cpu']}, {machine.get('usable_cores', machine['cores'])} usable cores, "
         f"{machine['threads']} thread(s), fastmlp {machine['fastmlp']} "
-        f"({machine['build_info'].get('arch', '?')}, {machine['build_info'].get('simd', '?')}).", "",
-        summary_table(summaries, target), "",
+        f"({machine['build_info'].get('arch', '?')}, {machine['build_info'].get('simd', '?')}).",
+        "",
+        summary_table(summaries, target),
+        "",
         ("Mean ± sample standard deviation over seeds. " if config["repeats"] > 1 else "")
         + f"Epochs and seconds to {target * 100:g}%: the first epoch whose validation accuracy reached it, and the "
-          "summed epoch times up to it (\u2014: never). Generalization gap: final training accuracy minus final "
-          "validation accuracy. s / epoch: training plus validation. State bytes / param: "
-          "`optimizer.state_bytes()` divided by the number of trainable parameters.", "",
+        "summed epoch times up to it (\u2014: never). Generalization gap: final training accuracy minus final "
+        "validation accuracy. s / epoch: training plus validation. State bytes / param: "
+        "`optimizer.state_bytes()` divided by the number of trainable parameters.",
+        "",
     ]
     if plots:
         lines += ["## Plots", ""]
@@ -429,19 +544,24 @@ def markdown_report(results: dict, plots: Sequence[tuple[str, str]], plot_note: 
             lines += [f"![{title}]({path})", ""]
     elif plot_note:
         lines += [f"_{plot_note}_", ""]
-    sections = [("Convergence speed", convergence_section(summaries, config)),
-                ("Stability", stability_section(summaries, config, bool(plots))),
-                ("Generalization", generalization_section(summaries, config)),
-                ("Computational efficiency", efficiency_section(summaries, results)),
-                ("Hyperparameter sensitivity", sensitivity_section(summaries, config)),
-                ("Against the references", reference_section(summaries, config))]
+    sections = [
+        ("Convergence speed", convergence_section(summaries, config)),
+        ("Stability", stability_section(summaries, config, bool(plots))),
+        ("Generalization", generalization_section(summaries, config)),
+        ("Computational efficiency", efficiency_section(summaries, results)),
+        ("Hyperparameter sensitivity", sensitivity_section(summaries, config)),
+        ("Against the references", reference_section(summaries, config)),
+    ]
     for title, paragraphs in sections:
         if paragraphs:
             lines += [f"## {title}", ""]
             for p in paragraphs:
                 lines += [p, ""]
-    lines += ["Raw data: `results.json` (every run, per-epoch history, configuration, machine) and "
-              "`history.csv` (long format).", ""]
+    lines += [
+        "Raw data: `results.json` (every run, per-epoch history, configuration, machine) and "
+        "`history.csv` (long format).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -452,8 +572,9 @@ def write_history_csv(results: dict, path: Path) -> None:
         for run in results["runs"]:
             for metric in METRICS:
                 for epoch, value in enumerate(run["history"][metric], 1):
-                    writer.writerow([run["optimizer"], run["seed"], epoch, metric,
-                                     "" if value is None else repr(float(value))])
+                    writer.writerow(
+                        [run["optimizer"], run["seed"], epoch, metric, "" if value is None else repr(float(value))]
+                    )
 
 
 def _jsonable(value):

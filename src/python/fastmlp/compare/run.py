@@ -9,13 +9,13 @@ import os
 import platform
 import sys
 import time
-from typing import Callable, Sequence
+from collections.abc import Sequence
+from typing import Callable
 
 import numpy as np
 
 from ..machine import cpu_identity, cpu_model
 from .spec import OptimizerSpec, ScheduleSpec, base_learning_rate
-
 
 
 @dataclasses.dataclass
@@ -46,12 +46,22 @@ class CompareConfig:
 
     def to_json(self) -> dict:
         return {
-            "optimizers": [s.text for s in self.optimizers], "epochs": self.epochs,
-            "batch_size": self.batch_size, "hidden": list(self.hidden), "dropout": self.dropout,
-            "batch_norm": self.batch_norm, "l2": self.l2,
-            "schedule": self.schedule.text if self.schedule else None, "repeats": self.repeats,
-            "seeds": self.seeds, "validation": self.validation, "target_accuracy": self.target_accuracy,
-            "dataset": self.dataset, "data": self.data, "out": self.out, "threads": self.threads,
+            "optimizers": [s.text for s in self.optimizers],
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "hidden": list(self.hidden),
+            "dropout": self.dropout,
+            "batch_norm": self.batch_norm,
+            "l2": self.l2,
+            "schedule": self.schedule.text if self.schedule else None,
+            "repeats": self.repeats,
+            "seeds": self.seeds,
+            "validation": self.validation,
+            "target_accuracy": self.target_accuracy,
+            "dataset": self.dataset,
+            "data": self.data,
+            "out": self.out,
+            "threads": self.threads,
             "limit": self.limit,
         }
 
@@ -66,8 +76,15 @@ def load_dataset(config: CompareConfig):
 
 
 # ------------------------------------------------------------------ model
-def build_model(hidden: Sequence[int], dropout: float = 0.0, batch_norm: bool = False, l2: float = 0.0,
-                seed: int = 0, input_shape=(28, 28), classes: int = 10):
+def build_model(
+    hidden: Sequence[int],
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    l2: float = 0.0,
+    seed: int = 0,
+    input_shape=(28, 28),
+    classes: int = 10,
+):
     """The compared network, laid out as in reference 002::
 
         Dense(hidden[0], relu, kernel_regularizer=L2(l2))   L2 only if l2 > 0
@@ -104,10 +121,15 @@ def machine_info() -> dict:
     import fastmlp
 
     info = {
-        "cpu": cpu_model(), "cpu_identity": cpu_identity(), "cores": os.cpu_count(),
-        "platform": platform.platform(), "python": sys.version.split()[0],
-        "numpy": np.__version__, "fastmlp": fastmlp.__version__,
-        "threads": fastmlp.get_num_threads(), "build_info": dict(fastmlp.build_info()),
+        "cpu": cpu_model(),
+        "cpu_identity": cpu_identity(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "fastmlp": fastmlp.__version__,
+        "threads": fastmlp.get_num_threads(),
+        "build_info": dict(fastmlp.build_info()),
     }
     try:
         info["usable_cores"] = len(os.sched_getaffinity(0))
@@ -115,6 +137,7 @@ def machine_info() -> dict:
         pass
     try:
         import matplotlib
+
         info["matplotlib"] = matplotlib.__version__
     except ImportError:
         info["matplotlib"] = None
@@ -146,9 +169,11 @@ def _warn_if_busy(machine: dict, log) -> None:
     others = machine.get("other_runnable_start")
     cores = machine.get("usable_cores") or machine.get("cores") or 1
     if others and machine.get("threads", 1) + others > cores:
-        log(f"note: other processes are using the CPU ({others} runnable thread(s) besides this one, "
+        log(
+            f"note: other processes are using the CPU ({others} runnable thread(s) besides this one, "
             f"{cores} cores); training threads that compete with them can make epochs many times slower "
-            "and the timings noisy (--threads 1 is more robust there)")
+            "and the timings noisy (--threads 1 is more robust there)"
+        )
 
 
 # -------------------------------------------------------------------- run
@@ -166,16 +191,18 @@ def train_one(spec: OptimizerSpec, seed: int, config: CompareConfig, data, verbo
     optimizer = spec.build()
     if config.schedule is not None:
         optimizer.learning_rate = config.schedule(base_learning_rate(optimizer))
-    model = build_model(config.hidden, config.dropout, config.batch_norm, config.l2, seed,
-                        input_shape=x_train.shape[1:], classes=10)
+    model = build_model(
+        config.hidden, config.dropout, config.batch_norm, config.l2, seed, input_shape=x_train.shape[1:], classes=10
+    )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     initial_lr = optimizer.learning_rate
     history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "lr": [], "epoch_time": []}
     for _ in range(config.epochs):
         # One fit call per epoch, to read the learning rate after each epoch;
         # the model's epoch counter keeps shuffling seeds distinct across calls.
-        logs = model.fit(x_train, y_train, batch_size=config.batch_size, epochs=1, verbose=verbose,
-                         validation_data=val).history
+        logs = model.fit(
+            x_train, y_train, batch_size=config.batch_size, epochs=1, verbose=verbose, validation_data=val
+        ).history
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time"):
             values = logs.get(key)
             history[key].append(_finite_or_none(values[-1]) if values else None)
@@ -189,12 +216,18 @@ def train_one(spec: OptimizerSpec, seed: int, config: CompareConfig, data, verbo
     params = model.count_params()
     trainable = int(np.asarray(model.weights).size)  # the flat buffer the optimizer updates
     return {
-        "optimizer": spec.text, "optimizer_config": optimizer.get_config(), "seed": seed,
-        "history": history, "initial_lr": float(initial_lr),
-        "test_loss": _finite_or_none(test_loss), "test_accuracy": float(test_accuracy),
-        "optimizer_state_bytes": int(optimizer.state_bytes()), "params": int(params),
+        "optimizer": spec.text,
+        "optimizer_config": optimizer.get_config(),
+        "seed": seed,
+        "history": history,
+        "initial_lr": float(initial_lr),
+        "test_loss": _finite_or_none(test_loss),
+        "test_accuracy": float(test_accuracy),
+        "optimizer_state_bytes": int(optimizer.state_bytes()),
+        "params": int(params),
         "trainable_params": trainable,
-        "wall_time": wall_time, "cpu_time": cpu_time,
+        "wall_time": wall_time,
+        "cpu_time": cpu_time,
         # other processes' runnable threads at the run's start and end (None: not measurable here)
         "other_runnable": others or None,
     }
@@ -214,22 +247,35 @@ def run_comparison(config: CompareConfig, log: Callable[[str], None] = print, ve
     n_val = 0 if val is None else len(val[0])
     steps = -(-len(x_train) // config.batch_size)
     widths = "-".join(map(str, [int(np.prod(x_train.shape[1:])), *config.hidden, 10]))
-    extras = [f"dropout {config.dropout}" if config.dropout else "", "batch norm" if config.batch_norm else "",
-              f"L2 {config.l2}" if config.l2 else "", f"schedule {config.schedule.text}" if config.schedule else ""]
+    extras = [
+        f"dropout {config.dropout}" if config.dropout else "",
+        "batch norm" if config.batch_norm else "",
+        f"L2 {config.l2}" if config.l2 else "",
+        f"schedule {config.schedule.text}" if config.schedule else "",
+    ]
     extras = ", ".join(e for e in extras if e)
-    log(f"fastmlp compare: {config.dataset}, MLP {widths}{' (' + extras + ')' if extras else ''}, "
+    log(
+        f"fastmlp compare: {config.dataset}, MLP {widths}{' (' + extras + ')' if extras else ''}, "
         f"{len(config.optimizers)} optimizer(s) x {config.repeats} seed(s), {config.epochs} epoch(s) of "
         f"batch {config.batch_size} ({steps:,} updates per epoch), {len(x_train):,} training / {n_val:,} "
-        f"validation / {len(x_test):,} test images, {fastmlp.get_num_threads()} thread(s)")
+        f"validation / {len(x_test):,} test images, {fastmlp.get_num_threads()} thread(s)"
+    )
     machine = machine_info()
     _warn_if_busy(machine, log)
     # An untimed warm-up (thread pool, page faults, first calls) so that the
     # first timed run does not pay one-time costs the others skip.
-    warm = build_model(config.hidden, config.dropout, config.batch_norm, config.l2, 0,
-                       input_shape=x_train.shape[1:], classes=10)
+    warm = build_model(
+        config.hidden, config.dropout, config.batch_norm, config.l2, 0, input_shape=x_train.shape[1:], classes=10
+    )
     warm.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    warm.fit(x_train[:1024], data[0][1][:1024], batch_size=config.batch_size, epochs=1, verbose=0,
-             validation_data=None if val is None else (val[0][:256], val[1][:256]))
+    warm.fit(
+        x_train[:1024],
+        data[0][1][:1024],
+        batch_size=config.batch_size,
+        epochs=1,
+        verbose=0,
+        validation_data=None if val is None else (val[0][:256], val[1][:256]),
+    )
     runs = []
     total = len(config.optimizers) * config.repeats
     width = max(len(s.text) for s in config.optimizers)
@@ -237,8 +283,10 @@ def run_comparison(config: CompareConfig, log: Callable[[str], None] = print, ve
         for spec in config.optimizers:
             run = train_one(spec, seed, config, data, verbose=verbose)
             runs.append(run)
-            log(f"[{len(runs)}/{total}] {spec.text:<{width}}  seed {seed}  test accuracy "
-                f"{run['test_accuracy']:.4f}  ({run['wall_time']:.2f} s)")
+            log(
+                f"[{len(runs)}/{total}] {spec.text:<{width}}  seed {seed}  test accuracy "
+                f"{run['test_accuracy']:.4f}  ({run['wall_time']:.2f} s)"
+            )
     if hasattr(os, "getloadavg"):
         machine["load_average_end"] = list(os.getloadavg())
     machine["other_runnable_end"] = other_runnable()

@@ -118,9 +118,13 @@ def _accepted_arguments(cls) -> list[str]:
 
 # -------------------------------------------------------------- optimizers
 def _torch_classes() -> dict[str, type]:
-    return {name.lower(): getattr(optim, name) for name in optim.__all__
-            if isinstance(getattr(optim, name), type) and issubclass(getattr(optim, name), optim.Optimizer)
-            and getattr(optim, name) is not optim.Optimizer}
+    return {
+        name.lower(): getattr(optim, name)
+        for name in optim.__all__
+        if isinstance(getattr(optim, name), type)
+        and issubclass(getattr(optim, name), optim.Optimizer)
+        and getattr(optim, name) is not optim.Optimizer
+    }
 
 
 def _keras_classes() -> dict[str, type]:
@@ -129,9 +133,11 @@ def _keras_classes() -> dict[str, type]:
 
 def available_optimizers() -> dict[str, list[str]]:
     """{"plain": [...], "keras": [...], "torch": [...]} for messages and --help."""
-    return {"plain": sorted(optim._BY_NAME),
-            "keras": ["keras." + name for name in optim.keras.__all__],
-            "torch": ["torch." + cls.__name__ for cls in _torch_classes().values()]}
+    return {
+        "plain": sorted(optim._BY_NAME),
+        "keras": ["keras." + name for name in optim.keras.__all__],
+        "torch": ["torch." + cls.__name__ for cls in _torch_classes().values()],
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,9 +162,9 @@ def parse_optimizer(text: str) -> OptimizerSpec:
     name, kwargs = _split_spec(text, "optimizer spec")
     lowered = name.lower()
     if lowered.startswith("keras."):
-        classes, key, namespace = _keras_classes(), lowered[len("keras."):], "keras"
+        classes, key, namespace = _keras_classes(), lowered[len("keras.") :], "keras"
     elif lowered.startswith("torch."):
-        classes, key, namespace = _torch_classes(), lowered[len("torch."):], "torch"
+        classes, key, namespace = _torch_classes(), lowered[len("torch.") :], "torch"
     else:
         classes, key, namespace = {k: v for k, v in optim._BY_NAME.items()}, lowered, None
     cls = classes.get(key)
@@ -170,9 +176,11 @@ def parse_optimizer(text: str) -> OptimizerSpec:
         elif namespace == "keras" and key in _torch_classes():
             hint = f" (try torch.{_torch_classes()[key].__name__})"
         listing = {"keras": names["keras"], "torch": names["torch"]}.get(namespace, names["plain"])
-        raise SpecError(f"unknown optimizer {name!r}{hint}; "
-                        f"{'plain names (Keras classes)' if namespace is None else namespace + ' classes'}: "
-                        f"{', '.join(listing)}")
+        raise SpecError(
+            f"unknown optimizer {name!r}{hint}; "
+            f"{'plain names (Keras classes)' if namespace is None else namespace + ' classes'}: "
+            f"{', '.join(listing)}"
+        )
     accepted = _accepted_arguments(cls)
     unknown = [k for k in kwargs if k not in accepted]
     if unknown:
@@ -181,8 +189,10 @@ def parse_optimizer(text: str) -> OptimizerSpec:
             hint = " (PyTorch-namespace classes call the learning rate lr)"
         elif "lr" in unknown and "learning_rate" in accepted:
             hint = " (Keras-namespace classes call the learning rate learning_rate)"
-        raise SpecError(f"optimizer {text.strip()!r}: unknown hyperparameter {unknown[0]!r} for "
-                        f"{cls._public_name()}{hint}; accepted: {', '.join(accepted)}")
+        raise SpecError(
+            f"optimizer {text.strip()!r}: unknown hyperparameter {unknown[0]!r} for "
+            f"{cls._public_name()}{hint}; accepted: {', '.join(accepted)}"
+        )
     spec = OptimizerSpec(text.strip(), cls, kwargs)
     try:
         spec.build()  # validate the values now, not after other runs have finished
@@ -201,11 +211,12 @@ def split_optimizer_list(text: str) -> list[str]:
             raise SpecError(f"empty item in optimizer list {text!r} (two commas in a row, or a trailing comma)")
         if "=" in item and ":" not in item.split("=", 1)[0]:
             if not specs:
-                raise SpecError(f"optimizer list {text!r} starts with a hyperparameter {item!r}; "
-                                "write NAME:KEY=VALUE")
+                raise SpecError(f"optimizer list {text!r} starts with a hyperparameter {item!r}; write NAME:KEY=VALUE")
             if ":" not in specs[-1]:
-                raise SpecError(f"optimizer list {text!r}: hyperparameter {item!r} follows {specs[-1]!r} "
-                                f"without ':' (write {specs[-1]}:{item})")
+                raise SpecError(
+                    f"optimizer list {text!r}: hyperparameter {item!r} follows {specs[-1]!r} "
+                    f"without ':' (write {specs[-1]}:{item})"
+                )
             specs[-1] += "," + item
         else:
             specs.append(item)
@@ -256,8 +267,10 @@ def parse_schedule(text: str) -> ScheduleSpec:
     if key == "warmup":
         unknown = [k for k in kwargs if k not in ("steps", "from")]
         if unknown or "steps" not in kwargs:
-            raise SpecError(f"schedule {text!r}: warmup takes steps=N (required) and from=RATE "
-                            f"(default 0); got {', '.join(kwargs) or 'nothing'}")
+            raise SpecError(
+                f"schedule {text!r}: warmup takes steps=N (required) and from=RATE "
+                f"(default 0); got {', '.join(kwargs) or 'nothing'}"
+            )
         steps, start = kwargs["steps"], kwargs.get("from", 0.0)
 
         def make(base: float) -> schedules.LearningRateSchedule:
@@ -268,12 +281,16 @@ def parse_schedule(text: str) -> ScheduleSpec:
         cls, base_argument = SCHEDULES[key]
         fields = [f.name for f in dataclasses.fields(cls) if f.name != base_argument]
         if base_argument in kwargs:
-            raise SpecError(f"schedule {text!r}: {base_argument} comes from each optimizer's learning rate; "
-                            "set that in --optimizers (e.g. adam:learning_rate=3e-4)")
+            raise SpecError(
+                f"schedule {text!r}: {base_argument} comes from each optimizer's learning rate; "
+                "set that in --optimizers (e.g. adam:learning_rate=3e-4)"
+            )
         unknown = [k for k in kwargs if k not in fields and k not in _WARMUP_KEYS]
         if unknown:
-            raise SpecError(f"schedule {text!r}: unknown argument {unknown[0]!r} for {name}; accepted: "
-                            f"{', '.join([*fields, *_WARMUP_KEYS])}")
+            raise SpecError(
+                f"schedule {text!r}: unknown argument {unknown[0]!r} for {name}; accepted: "
+                f"{', '.join([*fields, *_WARMUP_KEYS])}"
+            )
         arguments = {k: v for k, v in kwargs.items() if k not in _WARMUP_KEYS}
         if "milestones" in arguments and not isinstance(arguments["milestones"], tuple):
             arguments["milestones"] = (arguments["milestones"],)
@@ -284,6 +301,7 @@ def parse_schedule(text: str) -> ScheduleSpec:
             if warmup:
                 schedule = schedules.LinearWarmup(schedule, warmup, warmup_from)
             return schedule
+
     spec = ScheduleSpec(text.strip(), make)
     try:
         spec(1e-3)  # validate the arguments now

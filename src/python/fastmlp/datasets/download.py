@@ -66,8 +66,9 @@ def default_cache_folder(cache_subdir: str) -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "fastmlp", cache_subdir)
 
 
-def resolve_data_folder(path: str | os.PathLike[str] | None, cache_subdir: str,
-                        data_env_var: str = DATA_ENV_VAR) -> str:
+def resolve_data_folder(
+    path: str | os.PathLike[str] | None, cache_subdir: str, data_env_var: str = DATA_ENV_VAR
+) -> str:
     """Folder to read a dataset from: ``path``, else ``$data_env_var``, else the cache."""
     if path is not None:
         return os.path.expanduser(os.fspath(path))
@@ -89,9 +90,7 @@ def _uncompressed_name(filename: str) -> str:
     return filename[: -len(_GZIP_SUFFIX)] if filename.endswith(_GZIP_SUFFIX) else filename
 
 
-def find_local_files(
-    folder: str, filenames: Iterable[str]
-) -> tuple[dict[str, str], list[str]]:
+def find_local_files(folder: str, filenames: Iterable[str]) -> tuple[dict[str, str], list[str]]:
     """Split ``filenames`` into those present in ``folder`` and those missing.
 
     A ``.gz`` name also counts as present when only its uncompressed variant
@@ -152,9 +151,7 @@ def _remove_quietly(path: str) -> None:
         pass
 
 
-def _download_verified(
-    url: str, folder: str, filename: str, expected_md5: str, timeout: float
-) -> str:
+def _download_verified(url: str, folder: str, filename: str, expected_md5: str, timeout: float) -> str:
     """Download ``url`` to ``folder/filename`` atomically, checking its md5."""
     destination = os.path.join(folder, filename)
     try:
@@ -177,9 +174,7 @@ def _download_verified(
                 raise _FolderWriteError(error) from error
         actual_md5 = hasher.hexdigest()
         if actual_md5 != expected_md5.lower():
-            raise _ChecksumMismatch(
-                f"md5 mismatch for {filename}: expected {expected_md5}, got {actual_md5}"
-            )
+            raise _ChecksumMismatch(f"md5 mismatch for {filename}: expected {expected_md5}, got {actual_md5}")
         try:
             os.replace(temp_path, destination)
         except OSError as error:
@@ -237,8 +232,7 @@ def fetch_files(
             tried = "\n".join(f"  {line}" for line in failures) or "  (no mirrors configured)"
             raise DatasetDownloadError(
                 f"{dataset_name} files missing from {folder}: {', '.join(still_missing)}.\n"
-                f"Could not download {filename}; URLs tried:\n{tried}\n"
-                + manual_install_hint(folder, hint_names)
+                f"Could not download {filename}; URLs tried:\n{tried}\n" + manual_install_hint(folder, hint_names)
             )
     return fetched
 
@@ -248,6 +242,5 @@ def _folder_error(
 ) -> DatasetDownloadError:
     return DatasetDownloadError(
         f"Cannot store {dataset_name} files in {folder}: {cause}.\n"
-        f"Set {CACHE_ENV_VAR} to a writable folder to download there instead. "
-        + manual_install_hint(folder, filenames)
+        f"Set {CACHE_ENV_VAR} to a writable folder to download there instead. " + manual_install_hint(folder, filenames)
     )

@@ -34,9 +34,7 @@ FASHION_MNIST = DatasetSpec(
 )
 
 
-def load_data(
-    path: str | os.PathLike[str] | None = None, *, download: bool = True
-) -> tuple[ArrayPair, ArrayPair]:
+def load_data(path: str | os.PathLike[str] | None = None, *, download: bool = True) -> tuple[ArrayPair, ArrayPair]:
     """Load Fashion-MNIST as ``((x_train, y_train), (x_test, y_test))``, like Keras.
 
     Same shapes and dtypes as ``fastmlp.datasets.mnist.load_data``. ``path``

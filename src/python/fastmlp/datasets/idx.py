@@ -57,9 +57,7 @@ def read_idx(filename: str | os.PathLike[str]) -> np.ndarray:
             return _parse_idx_stream(raw_file, path, exact_file_size=file_size)
         try:
             with gzip.GzipFile(fileobj=raw_file, mode="rb") as stream:
-                return _parse_idx_stream(
-                    stream, path, max_payload_bytes=file_size * _MAX_GZIP_EXPANSION
-                )
+                return _parse_idx_stream(stream, path, max_payload_bytes=file_size * _MAX_GZIP_EXPANSION)
         except (gzip.BadGzipFile, EOFError, zlib.error) as error:
             raise IDXFormatError(f"{path}: corrupt gzip stream ({error})") from error
 
@@ -86,28 +84,21 @@ def _parse_idx_stream(
 ) -> np.ndarray:
     magic = _read_up_to(stream, 4)
     if len(magic) < 4:
-        raise IDXFormatError(
-            f"{path}: truncated header: {len(magic)} bytes, an IDX file needs at least 4"
-        )
+        raise IDXFormatError(f"{path}: truncated header: {len(magic)} bytes, an IDX file needs at least 4")
     if magic[0] != 0 or magic[1] != 0:
         raise IDXFormatError(
-            f"{path}: wrong magic number 0x{magic.hex()}: not an IDX file "
-            "(IDX files start with two zero bytes)"
+            f"{path}: wrong magic number 0x{magic.hex()}: not an IDX file (IDX files start with two zero bytes)"
         )
     type_code, ndim = magic[2], magic[3]
     dtype = _DTYPE_BY_TYPE_CODE.get(type_code)
     if dtype is None:
         raise IDXFormatError(f"{path}: unknown IDX element type code 0x{type_code:02x}")
     if not 1 <= ndim <= _MAX_DIMENSIONS:
-        raise IDXFormatError(
-            f"{path}: header declares {ndim} dimensions, expected 1 to {_MAX_DIMENSIONS}"
-        )
+        raise IDXFormatError(f"{path}: header declares {ndim} dimensions, expected 1 to {_MAX_DIMENSIONS}")
 
     dims_bytes = _read_up_to(stream, 4 * ndim)
     if len(dims_bytes) < 4 * ndim:
-        raise IDXFormatError(
-            f"{path}: truncated header: {ndim} dimension sizes declared but the file ends early"
-        )
+        raise IDXFormatError(f"{path}: truncated header: {ndim} dimension sizes declared but the file ends early")
     shape = struct.unpack(f">{ndim}I", dims_bytes)
     header_bytes = 4 + 4 * ndim
     payload_bytes = math.prod(shape) * dtype.itemsize

@@ -123,9 +123,7 @@ def load_mnist_format(
     return train, test
 
 
-def _load_split(
-    spec: DatasetSpec, images_path: str, labels_path: str, expected_count: int | None
-) -> ArrayPair:
+def _load_split(spec: DatasetSpec, images_path: str, labels_path: str, expected_count: int | None) -> ArrayPair:
     images = read_idx(images_path)
     labels = read_idx(labels_path)
 
@@ -137,29 +135,22 @@ def _load_split(
         )
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise DatasetFormatError(
-            f"{labels_path}: expected a 1-D uint8 label array, "
-            f"got {labels.dtype} array of shape {labels.shape}"
+            f"{labels_path}: expected a 1-D uint8 label array, got {labels.dtype} array of shape {labels.shape}"
         )
     if len(images) != len(labels):
         raise DatasetFormatError(
-            f"{images_path} holds {len(images)} images but "
-            f"{labels_path} holds {len(labels)} labels"
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
         )
     if expected_count is not None and len(images) != expected_count:
-        raise DatasetFormatError(
-            f"{images_path}: expected {expected_count} {spec.name} examples, found {len(images)}"
-        )
+        raise DatasetFormatError(f"{images_path}: expected {expected_count} {spec.name} examples, found {len(images)}")
     if labels.size and int(labels.max()) >= spec.num_classes:
         raise DatasetFormatError(
-            f"{labels_path}: label {int(labels.max())} out of range "
-            f"(expected 0..{spec.num_classes - 1})"
+            f"{labels_path}: label {int(labels.max())} out of range (expected 0..{spec.num_classes - 1})"
         )
     return images, labels
 
 
-def load_data(
-    path: str | os.PathLike[str] | None = None, *, download: bool = True
-) -> tuple[ArrayPair, ArrayPair]:
+def load_data(path: str | os.PathLike[str] | None = None, *, download: bool = True) -> tuple[ArrayPair, ArrayPair]:
     """Load MNIST as ``((x_train, y_train), (x_test, y_test))``, like Keras.
 
     Images are uint8 arrays of shape (60000, 28, 28) and (10000, 28, 28);

@@ -13,8 +13,12 @@ from . import fashion_mnist, mnist
 LOADERS = {"mnist": mnist.load_data, "fashion-mnist": fashion_mnist.load_data}
 
 
-def load_scaled(dataset: str = "mnist", path: str | os.PathLike[str] | None = None,
-                validation: int | float = 5000, limit: int | None = None):
+def load_scaled(
+    dataset: str = "mnist",
+    path: str | os.PathLike[str] | None = None,
+    validation: int | float = 5000,
+    limit: int | None = None,
+):
     """``(x_train, y_train), (x_val, y_val) or None, (x_test, y_test)``, images
     as float32 in [0, 1].
 

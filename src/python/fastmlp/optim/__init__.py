@@ -19,14 +19,37 @@ from .rmsprop import RMSprop
 from .serialization import from_config
 from .sgd import SGD
 
-__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Lion", "NAdam", "Optimizer", "RAdam",
-           "RMSprop", "SGD", "clip_grad_norm_", "clip_grad_value_", "from_config", "get", "keras", "schedules"]
+__all__ = [
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Lion",
+    "NAdam",
+    "Optimizer",
+    "RAdam",
+    "RMSprop",
+    "SGD",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "from_config",
+    "get",
+    "keras",
+    "schedules",
+]
 
 # Names accepted by ``model.compile(optimizer=...)``: the Keras classes with
 # Keras's defaults, as in the reference notebooks.
 _BY_NAME = {
-    "sgd": keras.SGD, "adam": keras.Adam, "rmsprop": keras.RMSprop, "adagrad": keras.Adagrad,
-    "adamw": keras.AdamW, "adamax": keras.Adamax, "nadam": keras.Nadam, "adadelta": keras.Adadelta,
+    "sgd": keras.SGD,
+    "adam": keras.Adam,
+    "rmsprop": keras.RMSprop,
+    "adagrad": keras.Adagrad,
+    "adamw": keras.AdamW,
+    "adamax": keras.Adamax,
+    "nadam": keras.Nadam,
+    "adadelta": keras.Adadelta,
     "lion": keras.Lion,
 }
 

@@ -21,8 +21,16 @@ class Adagrad(TorchOptimizer):
 
     _kernel_class = _core.TorchAdagrad
 
-    def __init__(self, params=None, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10, maximize=False):
+    def __init__(
+        self,
+        params=None,
+        lr=1e-2,
+        lr_decay=0.0,
+        weight_decay=0.0,
+        initial_accumulator_value=0.0,
+        eps=1e-10,
+        maximize=False,
+    ):
         self.lr_decay = check_non_negative("lr_decay", lr_decay)
         self.initial_accumulator_value = check_non_negative("initial_accumulator_value", initial_accumulator_value)
         self.eps = check_non_negative("eps", eps)
@@ -34,8 +42,12 @@ class Adagrad(TorchOptimizer):
         kernel.initial_accumulator_value = self.initial_accumulator_value
 
     def _hyperparameters(self) -> dict:
-        return {"lr_decay": self.lr_decay, "initial_accumulator_value": self.initial_accumulator_value,
-                "eps": self.eps, **super()._hyperparameters()}
+        return {
+            "lr_decay": self.lr_decay,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "eps": self.eps,
+            **super()._hyperparameters(),
+        }
 
 
 class KerasAdagrad(KerasOptimizer):
@@ -61,5 +73,8 @@ class KerasAdagrad(KerasOptimizer):
         kernel.initial_accumulator_value, kernel.epsilon = self.initial_accumulator_value, self.epsilon
 
     def _hyperparameters(self) -> dict:
-        return {"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon,
-                **super()._hyperparameters()}
+        return {
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+            **super()._hyperparameters(),
+        }

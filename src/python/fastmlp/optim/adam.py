@@ -22,8 +22,9 @@ class Adam(TorchOptimizer):
 
     _kernel_class = _core.TorchAdam
 
-    def __init__(self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
-                 maximize=False):
+    def __init__(
+        self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False
+    ):
         self.betas = check_betas("betas", betas)
         self.eps = check_non_negative("eps", eps)
         self.amsgrad = bool(amsgrad)
@@ -49,8 +50,9 @@ class AdamW(Adam):
 
     _decoupled_weight_decay = True
 
-    def __init__(self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
-                 maximize=False):
+    def __init__(
+        self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False
+    ):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)
 
 
@@ -70,8 +72,9 @@ class KerasAdam(KerasOptimizer):
 
     _kernel_class = _core.KerasAdam
 
-    def __init__(self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 **kwargs):
+    def __init__(
+        self, params=None, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
+    ):
         self.beta_1 = check_fraction("beta_1", beta_1)
         self.beta_2 = check_fraction("beta_2", beta_2)
         self.epsilon = check_non_negative("epsilon", epsilon)
@@ -80,11 +83,21 @@ class KerasAdam(KerasOptimizer):
 
     def _configure(self, kernel) -> None:
         super()._configure(kernel)
-        kernel.beta1, kernel.beta2, kernel.epsilon, kernel.amsgrad = self.beta_1, self.beta_2, self.epsilon, self.amsgrad
+        kernel.beta1, kernel.beta2, kernel.epsilon, kernel.amsgrad = (
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.amsgrad,
+        )
 
     def _hyperparameters(self) -> dict:
-        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad,
-                **super()._hyperparameters()}
+        return {
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+            **super()._hyperparameters(),
+        }
 
 
 class KerasAdamW(KerasAdam):
@@ -95,8 +108,17 @@ class KerasAdamW(KerasAdam):
     Defaults are Keras's: learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7.
     """
 
-    def __init__(self, params=None, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, **kwargs):
+    def __init__(
+        self,
+        params=None,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ):
         if weight_decay is None:
             raise ValueError("Invalid weight_decay: None (AdamW needs a weight decay; use Adam without one)")
         super().__init__(params, learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)

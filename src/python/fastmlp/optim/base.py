@@ -11,7 +11,8 @@ An optimizer is used one of two ways:
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Sequence, Union
+from collections.abc import Iterable, Sequence
+from typing import Callable, Union
 
 import numpy as np
 
@@ -64,8 +65,10 @@ def check_parameter_array(array, index: int) -> np.ndarray:
     """Parameters are updated in place, so they must already be writable
     C-contiguous float32 arrays: anything else would update a copy."""
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"parameter {index} must be a NumPy array, got {type(array).__name__} "
-                        "(for a PyTorch CPU tensor pass tensor.numpy())")
+        raise TypeError(
+            f"parameter {index} must be a NumPy array, got {type(array).__name__} "
+            "(for a PyTorch CPU tensor pass tensor.numpy())"
+        )
     if array.dtype != np.float32:
         raise TypeError(f"parameter {index} has dtype {array.dtype}; optimizers update float32 arrays in place")
     if not array.flags.c_contiguous:
@@ -88,7 +91,7 @@ class Optimizer:
     ``super().__init__``, and sets them on its kernel in ``_configure``."""
 
     _lr_argument = "learning_rate"  # "lr" in the PyTorch namespace
-    _kernel_class: type = None      # the _core class
+    _kernel_class: type = None  # the _core class
 
     def __init__(self, params: Iterable[np.ndarray] | None, learning_rate: LearningRate):
         self._learning_rate = resolve_learning_rate(self._lr_argument, learning_rate)
@@ -118,8 +121,9 @@ class Optimizer:
     def _bind_flat(self, size: int):
         """A fresh kernel and state sized for a model's flat parameter buffer."""
         if self._params:
-            raise ValueError("this optimizer already updates its own arrays; build another one "
-                             "(without params) for model.compile")
+            raise ValueError(
+                "this optimizer already updates its own arrays; build another one (without params) for model.compile"
+            )
         self._kernel = self._new_kernel()
         self._kernel.bind(size)
         return self._kernel
@@ -133,8 +137,10 @@ class Optimizer:
             # 0 is allowed here: schedules legitimately end (or warm up from) there.
             return check_non_negative(f"{self._lr_argument} schedule value at step {step}", value)
         except TypeError:
-            raise TypeError(f"the {self._lr_argument} schedule returned {type(value).__name__} "
-                            f"at step {step}; it must return a number") from None
+            raise TypeError(
+                f"the {self._lr_argument} schedule returned {type(value).__name__} "
+                f"at step {step}; it must return a number"
+            ) from None
 
     def _rates_for_steps(self, first: int, count: int) -> np.ndarray | None:
         """Learning rates of `count` steps from `first`, or None when constant."""
@@ -170,8 +176,10 @@ class Optimizer:
     def step(self, grads: Sequence[np.ndarray]) -> None:
         """Update the arrays given at construction, in place, from their gradients."""
         if not self._params:
-            raise RuntimeError("this optimizer has no arrays of its own: it was built without "
-                               "params (compile it into a model, which steps it)")
+            raise RuntimeError(
+                "this optimizer has no arrays of its own: it was built without "
+                "params (compile it into a model, which steps it)"
+            )
         if isinstance(grads, np.ndarray):
             grads = [grads]
         grads = list(grads)
@@ -201,7 +209,7 @@ class Optimizer:
         scalars = {name: kernel.get_scalar(i) for i, name in enumerate(kernel.scalar_names)}
         per_param, start = [], 0
         for size in self._sizes():
-            entry = {name: buffer[start:start + size].copy() for name, buffer in zip(kernel.state_names, buffers)}
+            entry = {name: buffer[start : start + size].copy() for name, buffer in zip(kernel.state_names, buffers)}
             entry.update(scalars)
             per_param.append(entry)
             start += size
@@ -213,14 +221,18 @@ class Optimizer:
         sizes = self._sizes()
         entries = state.get("state")
         if not isinstance(entries, list) or len(entries) != len(sizes):
-            raise ValueError(f"state has {len(entries) if isinstance(entries, list) else 'no'} entries; "
-                             f"this optimizer has {len(sizes)} parameter arrays")
+            raise ValueError(
+                f"state has {len(entries) if isinstance(entries, list) else 'no'} entries; "
+                f"this optimizer has {len(sizes)} parameter arrays"
+            )
         for i, (entry, size) in enumerate(zip(entries, sizes)):
             for name in kernel.state_names:
                 if name not in entry:
                     raise ValueError(f"state entry {i} lacks {name!r}")
                 if np.asarray(entry[name]).size != size:
-                    raise ValueError(f"state entry {i} {name!r} has {np.asarray(entry[name]).size} values; expected {size}")
+                    raise ValueError(
+                        f"state entry {i} {name!r} has {np.asarray(entry[name]).size} values; expected {size}"
+                    )
         iterations = state.get("iterations")
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise ValueError(f"invalid iterations in state: {iterations!r}")
@@ -229,7 +241,7 @@ class Optimizer:
         for k, name in enumerate(kernel.state_names):
             buffer, start = kernel.state(k), 0
             for entry, size in zip(entries, sizes):
-                buffer[start:start + size] = np.asarray(entry[name], dtype=np.float32).ravel()
+                buffer[start : start + size] = np.asarray(entry[name], dtype=np.float32).ravel()
                 start += size
         for k, name in enumerate(kernel.scalar_names):
             if name in entries[0]:
@@ -310,8 +322,7 @@ class KerasOptimizer(Optimizer):
     (``p -= p * weight_decay * learning_rate`` before the update); at most one
     of ``clipnorm`` (per parameter array), ``clipvalue``, ``global_clipnorm``."""
 
-    def __init__(self, params, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None):
+    def __init__(self, params, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None):
         # As in Keras, 0 (or None) means no clipping.
         clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
         clips = {k: (None if v is None or check_non_negative(k, v) == 0 else float(v)) for k, v in clips.items()}
@@ -319,8 +330,11 @@ class KerasOptimizer(Optimizer):
         if len(given) > 1:
             raise ValueError(f"Only one of clipnorm, clipvalue and global_clipnorm can be set; got {', '.join(given)}")
         self.weight_decay = None if weight_decay is None else check_non_negative("weight_decay", weight_decay)
-        self.clipnorm, self.clipvalue, self.global_clipnorm = (clips["clipnorm"], clips["clipvalue"],
-                                                               clips["global_clipnorm"])
+        self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            clips["clipnorm"],
+            clips["clipvalue"],
+            clips["global_clipnorm"],
+        )
         super().__init__(params, learning_rate)
 
     @classmethod

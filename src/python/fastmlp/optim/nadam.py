@@ -25,8 +25,17 @@ class NAdam(TorchOptimizer):
 
     _kernel_class = _core.TorchNAdam
 
-    def __init__(self, params=None, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-                 decoupled_weight_decay=False, maximize=False):
+    def __init__(
+        self,
+        params=None,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        maximize=False,
+    ):
         self.betas = check_betas("betas", betas)
         self.eps = check_non_negative("eps", eps)
         self.momentum_decay = check_non_negative("momentum_decay", momentum_decay)
@@ -40,8 +49,13 @@ class NAdam(TorchOptimizer):
         kernel.eps, kernel.momentum_decay = self.eps, self.momentum_decay
 
     def _hyperparameters(self) -> dict:
-        return {"betas": self.betas, "eps": self.eps, "momentum_decay": self.momentum_decay,
-                "decoupled_weight_decay": self.decoupled_weight_decay, **super()._hyperparameters()}
+        return {
+            "betas": self.betas,
+            "eps": self.eps,
+            "momentum_decay": self.momentum_decay,
+            "decoupled_weight_decay": self.decoupled_weight_decay,
+            **super()._hyperparameters(),
+        }
 
 
 class KerasNadam(KerasOptimizer):

@@ -25,8 +25,16 @@ class RAdam(TorchOptimizer):
 
     _kernel_class = _core.TorchRAdam
 
-    def __init__(self, params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 decoupled_weight_decay=False, maximize=False):
+    def __init__(
+        self,
+        params=None,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        decoupled_weight_decay=False,
+        maximize=False,
+    ):
         self.betas = check_betas("betas", betas)
         self.eps = check_non_negative("eps", eps)
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
@@ -39,5 +47,9 @@ class RAdam(TorchOptimizer):
         kernel.eps = self.eps
 
     def _hyperparameters(self) -> dict:
-        return {"betas": self.betas, "eps": self.eps, "decoupled_weight_decay": self.decoupled_weight_decay,
-                **super()._hyperparameters()}
+        return {
+            "betas": self.betas,
+            "eps": self.eps,
+            "decoupled_weight_decay": self.decoupled_weight_decay,
+            **super()._hyperparameters(),
+        }

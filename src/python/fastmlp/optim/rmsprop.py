@@ -24,8 +24,9 @@ class RMSprop(TorchOptimizer):
 
     _kernel_class = _core.TorchRMSprop
 
-    def __init__(self, params=None, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, maximize=False):
+    def __init__(
+        self, params=None, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False
+    ):
         self.alpha = check_fraction("alpha", alpha, closed=True)
         self.eps = check_non_negative("eps", eps)
         self.momentum = check_non_negative("momentum", momentum)
@@ -37,8 +38,13 @@ class RMSprop(TorchOptimizer):
         kernel.alpha, kernel.eps, kernel.momentum, kernel.centered = self.alpha, self.eps, self.momentum, self.centered
 
     def _hyperparameters(self) -> dict:
-        return {"alpha": self.alpha, "eps": self.eps, "momentum": self.momentum, "centered": self.centered,
-                **super()._hyperparameters()}
+        return {
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "centered": self.centered,
+            **super()._hyperparameters(),
+        }
 
 
 class KerasRMSprop(KerasOptimizer):
@@ -58,8 +64,7 @@ class KerasRMSprop(KerasOptimizer):
 
     _kernel_class = _core.KerasRMSprop
 
-    def __init__(self, params=None, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 **kwargs):
+    def __init__(self, params=None, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         self.rho = check_fraction("rho", rho, closed=True)
         self.momentum = check_non_negative("momentum", momentum)
         self.epsilon = check_non_negative("epsilon", epsilon)
@@ -68,8 +73,18 @@ class KerasRMSprop(KerasOptimizer):
 
     def _configure(self, kernel) -> None:
         super()._configure(kernel)
-        kernel.rho, kernel.momentum, kernel.epsilon, kernel.centered = self.rho, self.momentum, self.epsilon, self.centered
+        kernel.rho, kernel.momentum, kernel.epsilon, kernel.centered = (
+            self.rho,
+            self.momentum,
+            self.epsilon,
+            self.centered,
+        )
 
     def _hyperparameters(self) -> dict:
-        return {"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered,
-                **super()._hyperparameters()}
+        return {
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+            **super()._hyperparameters(),
+        }

@@ -32,7 +32,7 @@ import dataclasses
 import math
 import numbers
 import operator
-from typing import Any, Callable, ClassVar, Dict, Tuple, Type, Union
+from typing import Any, Callable, ClassVar, Union
 
 __all__ = [
     "LearningRateSchedule",
@@ -55,6 +55,7 @@ __all__ = [
 # Argument checks: each returns the normalized value or raises an error that
 # names the argument.
 # --------------------------------------------------------------------------
+
 
 def _real(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -112,8 +113,9 @@ def _check_step(step) -> int:
     try:
         number = operator.index(step)
     except TypeError:
-        raise TypeError(f"step must be an integer (optimizer updates applied so far), "
-                        f"got {type(step).__name__}") from None
+        raise TypeError(
+            f"step must be an integer (optimizer updates applied so far), got {type(step).__name__}"
+        ) from None
     if number < 0:
         raise ValueError(f"Invalid step: {step!r} (must be >= 0)")
     return int(number)
@@ -123,7 +125,7 @@ def _check_step(step) -> int:
 # Base class and (de)serialization
 # --------------------------------------------------------------------------
 
-_REGISTRY: Dict[str, Type["LearningRateSchedule"]] = {}
+_REGISTRY: dict[str, type[LearningRateSchedule]] = {}
 
 
 class LearningRateSchedule:
@@ -141,7 +143,7 @@ class LearningRateSchedule:
     def _value(self, step: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement _value(step)")
 
-    def get_config(self) -> Dict[str, Any]:
+    def get_config(self) -> dict[str, Any]:
         """The constructor's arguments as a JSON-serializable dict:
         ``type(s).from_config(s.get_config()) == s``."""
         config = {}
@@ -151,26 +153,28 @@ class LearningRateSchedule:
         return config
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "LearningRateSchedule":
+    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
         return cls(**config)
 
 
-def serialize(schedule: LearningRateSchedule) -> Dict[str, Any]:
+def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
     """``{"class_name": ..., "config": ...}``, JSON-serializable."""
     if not isinstance(schedule, LearningRateSchedule):
         raise TypeError(f"serialize() takes a LearningRateSchedule, got {type(schedule).__name__}")
     return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
-def deserialize(data: Dict[str, Any]) -> LearningRateSchedule:
+def deserialize(data: dict[str, Any]) -> LearningRateSchedule:
     """The inverse of ``serialize``."""
     if not isinstance(data, dict) or "class_name" not in data or "config" not in data:
-        raise ValueError("deserialize() takes a dict with 'class_name' and 'config' keys "
-                         f"(as serialize() returns), got {data!r}")
+        raise ValueError(
+            f"deserialize() takes a dict with 'class_name' and 'config' keys (as serialize() returns), got {data!r}"
+        )
     cls = _REGISTRY.get(data["class_name"])
     if cls is None:
-        raise ValueError(f"unknown schedule class_name {data['class_name']!r}; "
-                         f"available: {', '.join(sorted(_REGISTRY))}")
+        raise ValueError(
+            f"unknown schedule class_name {data['class_name']!r}; available: {', '.join(sorted(_REGISTRY))}"
+        )
     return cls.from_config(dict(data["config"]))
 
 
@@ -185,6 +189,7 @@ _frozen = dataclasses.dataclass(frozen=True)
 # --------------------------------------------------------------------------
 # Schedules
 # --------------------------------------------------------------------------
+
 
 @_frozen
 class Constant(LearningRateSchedule):
@@ -240,7 +245,7 @@ class MultiStepDecay(LearningRateSchedule):
     """
 
     initial_learning_rate: float
-    milestones: Tuple[int, ...]
+    milestones: tuple[int, ...]
     gamma: float = 0.1
 
     def __post_init__(self):
@@ -288,7 +293,7 @@ class ExponentialDecay(LearningRateSchedule):
 
     def _value(self, step: int) -> float:
         exponent = step // self.decay_steps if self.staircase else step / self.decay_steps
-        return self.initial_learning_rate * self.decay_rate ** exponent
+        return self.initial_learning_rate * self.decay_rate**exponent
 
 
 @_frozen
@@ -378,12 +383,12 @@ class CosineDecayRestarts(LearningRateSchedule):
                 term *= self.t_mul
             return start
         try:
-            growth = self.t_mul ** i
+            growth = self.t_mul**i
         except OverflowError:  # a period longer than any float: never reached
             return math.inf
         return self.first_decay_steps * (growth - 1.0) / (self.t_mul - 1.0)
 
-    def _restart(self, step: int) -> Tuple[int, float]:
+    def _restart(self, step: int) -> tuple[int, float]:
         """(period index i, fraction of period i completed)."""
         first, t_mul = self.first_decay_steps, self.t_mul
         if t_mul == 1.0:
@@ -396,11 +401,11 @@ class CosineDecayRestarts(LearningRateSchedule):
             i -= 1
         while step >= self._period_start(i + 1):
             i += 1
-        return i, (step - self._period_start(i)) / (first * t_mul ** i)
+        return i, (step - self._period_start(i)) / (first * t_mul**i)
 
     def _value(self, step: int) -> float:
         i, completed = self._restart(step)
-        cosine = 0.5 * self.m_mul ** i * (1.0 + math.cos(math.pi * completed))
+        cosine = 0.5 * self.m_mul**i * (1.0 + math.cos(math.pi * completed))
         return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
 
 
@@ -476,8 +481,10 @@ class LinearWarmup(LearningRateSchedule):
         if isinstance(schedule, numbers.Real) and not isinstance(schedule, bool):
             schedule = Constant(_positive("schedule", schedule))
         elif not isinstance(schedule, LearningRateSchedule):
-            raise TypeError("schedule must be a LearningRateSchedule or a number, got "
-                            f"{type(schedule).__name__} (subclass LearningRateSchedule to wrap your own)")
+            raise TypeError(
+                "schedule must be a LearningRateSchedule or a number, got "
+                f"{type(schedule).__name__} (subclass LearningRateSchedule to wrap your own)"
+            )
         _set(self, "schedule", schedule)
         _set(self, "warmup_steps", _integer("warmup_steps", self.warmup_steps, minimum=0))
         _set(self, "initial_learning_rate", _non_negative("initial_learning_rate", self.initial_learning_rate))
@@ -489,12 +496,15 @@ class LinearWarmup(LearningRateSchedule):
             return start + (target - start) * step / self.warmup_steps
         return self.schedule(step - self.warmup_steps)
 
-    def get_config(self) -> Dict[str, Any]:
-        return {"schedule": serialize(self.schedule), "warmup_steps": self.warmup_steps,
-                "initial_learning_rate": self.initial_learning_rate}
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "schedule": serialize(self.schedule),
+            "warmup_steps": self.warmup_steps,
+            "initial_learning_rate": self.initial_learning_rate,
+        }
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "LinearWarmup":
+    def from_config(cls, config: dict[str, Any]) -> LinearWarmup:
         config = dict(config)
         if isinstance(config.get("schedule"), dict):
             config["schedule"] = deserialize(config["schedule"])
@@ -547,7 +557,7 @@ class OneCycle(LearningRateSchedule):
     anneal_strategy: str = "cos"
     three_phase: bool = False
 
-    _STRATEGIES: ClassVar[Tuple[str, ...]] = ("cos", "linear")
+    _STRATEGIES: ClassVar[tuple[str, ...]] = ("cos", "linear")
 
     def __post_init__(self):
         _set(self, "max_learning_rate", _positive("max_learning_rate", self.max_learning_rate))
@@ -560,8 +570,10 @@ class OneCycle(LearningRateSchedule):
         _set(self, "three_phase", _boolean("three_phase", self.three_phase))
         initial = self.max_learning_rate / self.div_factor
         if not (initial > 0.0 and initial / self.final_div_factor > 0.0):
-            raise ValueError(f"Invalid final_div_factor: {self.final_div_factor!r} (max_learning_rate / div_factor "
-                             "/ final_div_factor underflows to 0)")
+            raise ValueError(
+                f"Invalid final_div_factor: {self.final_div_factor!r} (max_learning_rate / div_factor "
+                "/ final_div_factor underflows to 0)"
+            )
 
     def _phases(self):
         initial = self.max_learning_rate / self.div_factor
@@ -569,9 +581,11 @@ class OneCycle(LearningRateSchedule):
         final = initial / self.final_div_factor
         up_end = float(self.pct_start * self.total_steps) - 1
         if self.three_phase:
-            return [(up_end, initial, peak),
-                    (float(2 * self.pct_start * self.total_steps) - 2, peak, initial),
-                    (self.total_steps - 1, initial, final)]
+            return [
+                (up_end, initial, peak),
+                (float(2 * self.pct_start * self.total_steps) - 2, peak, initial),
+                (self.total_steps - 1, initial, final),
+            ]
         return [(up_end, initial, peak), (self.total_steps - 1, peak, final)]
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
@@ -616,5 +630,6 @@ def resolve(learning_rate: ScheduleLike) -> Callable[[int], float]:
         return learning_rate
     if callable(learning_rate) and not isinstance(learning_rate, type):
         return learning_rate
-    raise TypeError("learning_rate must be a number or a schedule (a callable step -> float), "
-                    f"got {type(learning_rate).__name__}")
+    raise TypeError(
+        f"learning_rate must be a number or a schedule (a callable step -> float), got {type(learning_rate).__name__}"
+    )

@@ -25,8 +25,19 @@ __all__ = ["OPTIMIZER_CLASSES", "from_config", "is_serializable"]
 # get_config()["name"] -> class, for both namespaces ("Adam", "keras.Adam", ...).
 OPTIMIZER_CLASSES: dict[str, type[Optimizer]] = {
     cls._public_name(): cls
-    for cls in (Adadelta, Adagrad, Adam, AdamW, Adamax, Lion, NAdam, RAdam, RMSprop, SGD,
-                *(getattr(_keras, name) for name in _keras.__all__))
+    for cls in (
+        Adadelta,
+        Adagrad,
+        Adam,
+        AdamW,
+        Adamax,
+        Lion,
+        NAdam,
+        RAdam,
+        RMSprop,
+        SGD,
+        *(getattr(_keras, name) for name in _keras.__all__),
+    )
 }
 
 
@@ -47,8 +58,9 @@ def from_config(config: dict) -> Optimizer:
     name = config.get("name")
     cls = OPTIMIZER_CLASSES.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"unknown optimizer {name!r} in config; expected one of "
-                         f"{', '.join(sorted(OPTIMIZER_CLASSES))}")
+        raise ValueError(
+            f"unknown optimizer {name!r} in config; expected one of {', '.join(sorted(OPTIMIZER_CLASSES))}"
+        )
     kwargs = {k: v for k, v in config.items() if k != "name"}
     argument = cls._lr_argument
     if argument not in kwargs:
@@ -57,8 +69,10 @@ def from_config(config: dict) -> Optimizer:
     if isinstance(rate, dict):
         kwargs[argument] = schedules.deserialize(rate)
     elif isinstance(rate, str):
-        raise ValueError(f"{name} config: {argument} {rate} was a plain callable, which cannot be "
-                         "restored; use a fastmlp.optim.schedules.LearningRateSchedule")
+        raise ValueError(
+            f"{name} config: {argument} {rate} was a plain callable, which cannot be "
+            "restored; use a fastmlp.optim.schedules.LearningRateSchedule"
+        )
     try:
         return cls(**kwargs)
     except TypeError as exc:

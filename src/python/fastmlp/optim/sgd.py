@@ -24,8 +24,9 @@ class SGD(TorchOptimizer):
 
     _kernel_class = _core.TorchSGD
 
-    def __init__(self, params=None, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, maximize=False):
+    def __init__(
+        self, params=None, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False
+    ):
         self.momentum = check_non_negative("momentum", momentum)
         self.dampening = check_non_negative("dampening", dampening)
         self.nesterov = bool(nesterov)
@@ -38,8 +39,12 @@ class SGD(TorchOptimizer):
         kernel.momentum, kernel.dampening, kernel.nesterov = self.momentum, self.dampening, self.nesterov
 
     def _hyperparameters(self) -> dict:
-        return {"momentum": self.momentum, "dampening": self.dampening, "nesterov": self.nesterov,
-                **super()._hyperparameters()}
+        return {
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "nesterov": self.nesterov,
+            **super()._hyperparameters(),
+        }
 
 
 class KerasSGD(KerasOptimizer):
