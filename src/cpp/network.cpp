@@ -102,14 +102,20 @@ Metrics Network::train_step(const float* x, Targets y, Index n) {
   check_trainable();
   if (n < 1) throw std::invalid_argument("a batch needs at least one row");
   reserve(n);
-  last_strategy_ = nullptr;
+  StepStrategy* chosen = nullptr;
   for (auto& strategy : strategies_) {
     if (strategy->applies(*this, n)) {
-      last_strategy_ = strategy.get();
-      return strategy->step(*this, x, y, n);
+      chosen = strategy.get();
+      break;
     }
   }
-  return reference_step(x, y, n);
+  if (last_strategy_ && last_strategy_ != chosen) last_strategy_->settle(*this);
+  last_strategy_ = chosen;
+  return chosen ? chosen->step(*this, x, y, n) : reference_step(x, y, n);
+}
+
+void Network::settle() {
+  for (auto& strategy : strategies_) strategy->settle(*this);
 }
 
 Metrics Network::reference_step(const float* x, Targets y, Index n) {
@@ -198,6 +204,16 @@ Metrics Network::train_epoch(const float* x, Targets y, Index n, Index batch_siz
   const Index batch = std::min(batch_size, n);
   const Index steps = (n + batch - 1) / batch;
   reserve(batch);
+  // Strategies may hold work back within the epoch; it is all applied
+  // before the call returns, however it returns.
+  struct Epoch {
+    Network& net;
+    explicit Epoch(Network& n) : net(n) { net.in_epoch_ = true; }
+    ~Epoch() {
+      net.in_epoch_ = false;
+      net.settle();
+    }
+  } epoch(*this);
   seed_dropout(seed ^ 0x6A09E667F3BCC909ull);  // dropout masks: reproducible, apart from the order
   if (shuffle) {  // Fisher-Yates over row indices
     order_.resize(n);
@@ -252,6 +268,7 @@ void Network::report(const Metrics& running, Index done, Index total, bool last,
   const auto now = std::chrono::steady_clock::now();
   if (!last && std::chrono::duration<double>(now - previous).count() < progress_interval_) return;
   previous = now;
+  settle();  // the callback may read (or write) the weights and the optimizer's state
   progress_(running, done, total);
 }
 

@@ -104,6 +104,8 @@ class Network {
 
   // Largest batch the workspace currently holds.
   Index capacity() const { return capacity_; }
+  // Inside train_epoch: a strategy may hold work back until settle (step_strategy.hpp).
+  bool in_epoch() const { return in_epoch_; }
   // The strategy that took the last training step; null: the reference step.
   const StepStrategy* last_strategy() const { return last_strategy_; }
   // Per-phase timing (instrumented builds only; see testing/step_profile.hpp).
@@ -148,6 +150,9 @@ class Network {
 
   std::vector<std::unique_ptr<StepStrategy>> strategies_;
   StepStrategy* last_strategy_ = nullptr;
+  bool in_epoch_ = false;
+  // Has every strategy apply the work it held back.
+  void settle();
   bool gradients_observed_ = false;
 
   Index capacity_ = 0;

@@ -23,6 +23,10 @@ class StepStrategy {
   // The step: the metrics and every bit of the parameters and optimizer
   // state as the reference step would leave them.
   virtual Metrics step(Network& network, const float* x, Targets y, Index n) = 0;
+  // Applies whatever work the strategy has held back, so that the
+  // parameters and the optimizer state are all current (Network calls it
+  // before anything outside a run of its steps can read them).
+  virtual void settle(Network& /*network*/) {}
   // Writes the gradients of the last step it took to network's gradient
   // buffer, where the step did not store them (called when they are read).
   virtual void write_gradients(Network& /*network*/) {}

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <exception>
 
@@ -33,6 +34,7 @@ void SingleRowStep::attach(Network& network) {
     values_ += dense->param_count();
     network_pieces_ += dense->param_count() / kPiece + 1;
   }
+  deferral_.attach(layers_[0]->inputs(), layers_[0]->outputs());
   kept_in_.assign(ins, 0.0f);
   kept_dz_.assign(outs, 0.0f);
 }
@@ -41,7 +43,7 @@ void SingleRowStep::add_pieces(std::vector<Piece>& to, Index layer, Index begin,
   for (Index b = begin; b < end; b += kPiece) to.push_back({layer, b, std::min(end, b + kPiece)});
 }
 
-void SingleRowStep::plan(const float* x, bool zero_rows, int threads) {
+void SingleRowStep::plan(const float* x, bool overlap, bool defer, int threads) {
   const Dense& first = *layers_[0];
   const Index in = first.inputs(), out = first.outputs(), rows_per_piece = std::max<Index>(1, kPiece / out);
   if (Index(early_.size()) != threads) {
@@ -58,14 +60,25 @@ void SingleRowStep::plan(const float* x, bool zero_rows, int threads) {
   }
   if (split_row_ < 0) split_row_ = threads > 1 ? in / 2 : 0;
   const Index split = threads > 1 ? split_row_ : 0;
-  // Kernel rows [begin, end) as thread t's pieces: runs of whole rows, the
-  // zero inputs' early where `zero_rows`.
+  // Kernel rows [begin, end) as thread t's pieces: runs of whole rows of
+  // one kind: nonzero inputs' rows, zero inputs' rows (a +0 gradient:
+  // single_row_gradient forms x[k] dz[j] onto +0, and the sparse product
+  // skips them), or zero inputs' rows held back (none listed).
+  enum Kind { Lit, Zero, Held };
+  auto kind = [&](Index k) {
+    if (x[k] != 0.0f) return Lit;
+    return defer && deferral_.may_defer(k) ? Held : Zero;
+  };
   auto add_rows = [&](int t, Index begin, Index end) {
     for (Index k = begin; k < end;) {
-      const bool zero = zero_rows && x[k] == 0.0f;
+      const Kind first_kind = kind(k);
       Index stop = k + 1;
-      while (stop < end && stop - k < rows_per_piece && (zero_rows && x[stop] == 0.0f) == zero) ++stop;
-      (zero ? early_[t] : late_[t]).push_back({0, k * out, stop * out});
+      while (stop < end && stop - k < rows_per_piece && kind(stop) == first_kind) ++stop;
+      const Piece piece{0, k * out, stop * out, defer, first_kind == Zero};
+      if (first_kind == Held)
+        for (Index r = k; r < stop; ++r) deferral_.defer(r);
+      else
+        (first_kind == Zero && overlap ? early_[t] : late_[t]).push_back(piece);
       k = stop;
     }
   };
@@ -88,7 +101,9 @@ Metrics SingleRowStep::step(Network& network, const float* x, Targets y, Index) 
     // forward product reads the rows of nonzero inputs alone.
     const SparseInputProducts* sparse = layers_[0]->sparse_input();
     const bool overlap = sparse && sparse->takes_sparse_product(x, 1, layers_[0]->inputs());
-    m = passes_and_update(network, x, y, transform, lr, overlap);
+    const bool defer = deferral_.allowed(network, transform, lr);
+    if (!defer) deferral_.settle(network);
+    m = passes_and_update(network, x, y, transform, lr, overlap, defer);
   }
   optimizer.end_direct_step();
   gradients_pending_ = true;
@@ -96,9 +111,9 @@ Metrics SingleRowStep::step(Network& network, const float* x, Targets y, Index) 
 }
 
 Metrics SingleRowStep::passes_and_update(Network& network, const float* x, Targets y,
-                                         const GradientTransform& transform, float lr, bool overlap) {
+                                         const GradientTransform& transform, float lr, bool overlap, bool defer) {
   const int threads = network.num_params() >= kParallelMinElements ? num_threads() : 1;
-  plan(x, overlap, threads);
+  plan(x, overlap, defer, threads);
   Metrics m;
   std::exception_ptr error;
   auto passes = [&] {
@@ -111,6 +126,7 @@ Metrics SingleRowStep::passes_and_update(Network& network, const float* x, Targe
     }
   };
   if (!overlap) passes();
+  std::atomic<bool> passes_done{!overlap};
   using Clock = std::chrono::steady_clock;
   const Clock::time_point started = Clock::now();
   std::vector<double>& done = done_seconds_;
@@ -122,13 +138,16 @@ Metrics SingleRowStep::passes_and_update(Network& network, const float* x, Targe
   {
     const int t = omp_get_thread_num(), team = omp_get_num_threads();
     const bool shared = team > 1;
-    if (overlap && t == 0) passes();
+    if (overlap && t == 0) {
+      passes();
+      passes_done.store(true, std::memory_order_release);
+    }
     for (int u = t; u < threads; u += team)
-      for (const Piece& piece : early_[u]) update_piece(network, piece, transform, shared, /*zero=*/true);
-#pragma omp barrier
+      for (const Piece& piece : early_[u]) update_piece(network, piece, transform, shared);
+    if (t != 0) wait_until_set(passes_done);  // the late pieces' gradients come from the passes
     if (!error)
       for (int u = t; u < threads; u += team)
-        for (const Piece& piece : late_[u]) update_piece(network, piece, transform, shared, /*zero=*/false);
+        for (const Piece& piece : late_[u]) update_piece(network, piece, transform, shared);
     done[t] = std::chrono::duration<double>(Clock::now() - started).count();
   }
   if (error) std::rethrow_exception(error);
@@ -180,16 +199,22 @@ void SingleRowStep::backward(Network& network, const float* x, const GradientTra
   }
 }
 
-void SingleRowStep::update_piece(Network& network, const Piece& piece, const GradientTransform& transform, bool shared,
-                                 bool zero) {
+void SingleRowStep::update_piece(Network& network, const Piece& piece, const GradientTransform& transform,
+                                 bool shared) {
   alignas(64) static const float zeros[kPiece] = {};
   alignas(64) thread_local float g[kPiece];
   const Dense& layer = *layers_[piece.layer];
   const Index offset = network.param_offset(piece.layer) + piece.begin, size = piece.end - piece.begin;
-  if (!zero)
+  const Index out = layer.outputs(), first_row = piece.begin / out, end_row = piece.end / out;
+  if (piece.rows && !piece.zero)
+    for (Index k = first_row; k < end_row; ++k) deferral_.catch_up(network, k);
+  if (!piece.zero)
     single_row_gradient(kept_in_.data() + in_at_[piece.layer], kept_dz_.data() + dz_at_[piece.layer], layer.inputs(),
                         layer.outputs(), piece.begin, piece.end, piece.layer == 0 && first_rows_zero_known_, g);
-  network.optimizer().update_piece({network.params() + offset, zero ? zeros : g, size, shared}, offset, transform);
+  network.optimizer().update_piece({network.params() + offset, piece.zero ? zeros : g, size, shared}, offset,
+                                   transform);
+  if (piece.rows && piece.zero)
+    for (Index k = first_row; k < end_row; ++k) deferral_.vet(network, k);
 }
 
 // The gradients of the last step, by the products the layers' backward

@@ -18,7 +18,9 @@
 //     inputs have a +0 gradient whatever the passes find, so the other
 //     threads update theirs while thread 0 runs the passes (which read only
 //     the rows of nonzero inputs). Where thread 0's stretch ends moves, a
-//     few rows a step, toward the thread that finished first.
+//     few rows a step, toward the thread that finished first. Under rules
+//     whose zero-gradient steps touch only the state, most of those rows'
+//     steps are held back and applied later in cache (zero_step_deferral.hpp).
 // The same operations as the reference step on each value, so the same bits
 // on any number of threads. The rows needed to form the gradients are kept:
 // reading the network's gradients forms them (write_gradients), and from
@@ -29,6 +31,7 @@
 #pragma once
 #include <vector>
 
+#include "fast/zero_step_deferral.hpp"
 #include "layers/dense.hpp"
 #include "step_strategy.hpp"
 
@@ -44,17 +47,21 @@ class SingleRowStep final : public StepStrategy {
   bool applies(const Network& network, Index n) const override;
   Metrics step(Network& network, const float* x, Targets y, Index n) override;
   void write_gradients(Network& network) override;
+  void settle(Network& network) override { deferral_.settle(network); }
 
  private:
   struct Piece {
     Index layer, begin, end;  // [begin, end) of the layer's parameters
+    bool rows = false;        // whole first-layer kernel rows, under deferral
+    bool zero = false;        // kernel rows of zero inputs: a +0 gradient
   };
   // dz of every layer for the row, kept with each layer's input row; plain
   // SGD updates the weights on the way.
   void backward(Network& network, const float* x, const GradientTransform& transform, float lr, bool plain_sgd);
-  // Lists each of `threads` threads' pieces: with `zero_rows`, its kernel
-  // rows of x's zero inputs in early_[t], everything else in late_[t].
-  void plan(const float* x, bool zero_rows, int threads);
+  // Lists each of `threads` threads' pieces: its kernel rows of x's zero
+  // inputs in early_[t] where `overlap` (or held back, where `defer`),
+  // everything else in late_[t].
+  void plan(const float* x, bool overlap, bool defer, int threads);
   // Moves thread 0's first row toward the threads that finished first
   // (done[t]: seconds from the start of the update to thread t's end).
   void rebalance(const double* done, int threads);
@@ -62,9 +69,11 @@ class SingleRowStep final : public StepStrategy {
   static void add_pieces(std::vector<Piece>& to, Index layer, Index begin, Index end);
   // The passes and the update, on the threads that pay (see the top of the file).
   Metrics passes_and_update(Network& network, const float* x, Targets y, const GradientTransform& transform, float lr,
-                            bool overlap);
-  // One piece's update, its gradient formed in L1 (or +0: `zero`).
-  void update_piece(Network& network, const Piece& piece, const GradientTransform& transform, bool shared, bool zero);
+                            bool overlap, bool defer);
+  // One piece's update, its gradient formed in L1 (or +0: zero pieces);
+  // under deferral, the rows of a piece with a real gradient are caught up
+  // first, and those of a zero piece vetted after.
+  void update_piece(Network& network, const Piece& piece, const GradientTransform& transform, bool shared);
 
   std::vector<Dense*> layers_;
   std::vector<Index> in_at_, dz_at_;        // each layer's rows in kept_in_, kept_dz_
@@ -75,7 +84,8 @@ class SingleRowStep final : public StepStrategy {
   std::vector<double> done_seconds_;
   Index network_pieces_ = 0;  // pieces outside the first layer's kernel
   Index values_ = 0;          // parameters in all
-  Index split_row_ = -1;  // thread 0 updates the kernel rows from here on (-1: not placed yet)
+  Index split_row_ = -1;
+  ZeroStepDeferral deferral_;  // thread 0 updates the kernel rows from here on (-1: not placed yet)
 };
 
 }  // namespace fastmlp

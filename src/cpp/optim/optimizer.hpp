@@ -204,6 +204,20 @@ class Optimizer {
            global_clip_norm == 0;
   }
 
+  // An optional capability of a rule: where, under the current settings, a
+  // step on a +0 gradient (after the identity transform) leaves every weight
+  // that is 0 or a normal float as it is, and changes only one state buffer,
+  // value by value, by s <- factor * s + addend (a product, then a sum, as
+  // the rule rounds it) while that buffer is finite and >= 0, the rule fills
+  // in that map and returns true. A caller may then hold such steps back
+  // and apply them to the state later (fast/zero_step_deferral.hpp): the
+  // same bits. RMSprop without momentum or centering, and Adagrad.
+  struct ZeroStepMap {
+    std::size_t state = 0;
+    float factor = 1, addend = 0;
+  };
+  virtual bool zero_step_map(ZeroStepMap& /*map*/) const { return false; }
+
   // One update of the whole buffer (params, grads, n) that visits only
   // [begin, end) of each range; every gradient outside them must be zero and
   // skips_zero_gradients() true. (An infinite parameter is left as it is,

@@ -2,6 +2,9 @@
 #pragma once
 #include <omp.h>
 
+#include <atomic>
+#include <thread>
+
 #include <cstdint>
 
 #include "runtime/matrix.hpp"
@@ -34,6 +37,21 @@ inline void run_shares(int threads, const F& share) {
   } else {
 #pragma omp parallel num_threads(threads)
     share(Index(omp_get_thread_num()), Index(omp_get_num_threads()));
+  }
+}
+
+// Waits until `flag` is set by another thread of the same team: a short spin
+// (the wait is mostly a few microseconds), yielding the core every 1,024
+// polls so that a descheduled setter gets to run on a busy machine.
+inline void wait_until_set(const std::atomic<bool>& flag) {
+  for (unsigned polls = 1; !flag.load(std::memory_order_acquire); ++polls) {
+    if (polls % 1024 == 0) {
+      std::this_thread::yield();
+    } else {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
   }
 }
 
