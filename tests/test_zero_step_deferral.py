@@ -60,7 +60,7 @@ def test_held_back_steps_give_the_bits_of_steps_taken_one_by_one(name, threads):
     fastmlp.set_num_threads(threads)
     x, y = sparse_rows(400)
     one_by_one, in_epochs = model(OPTIMIZERS[name]()), model(OPTIMIZERS[name]())
-    for epoch in range(2):
+    for _epoch in range(2):
         for i in range(len(x)):
             one_by_one.train_on_batch(x[i : i + 1], y[i : i + 1])
         in_epochs.fit(x, y, batch_size=1, epochs=1, shuffle=False, verbose=0)
