@@ -131,24 +131,43 @@ Metrics SingleRowStep::passes_and_update(Network& network, const float* x, Targe
   const Clock::time_point started = Clock::now();
   std::vector<double>& done = done_seconds_;
   done.assign(std::size_t(threads), 0.0);  // sized on the first step: no allocation after
-  // OpenMP may give fewer threads than asked: each thread then takes the
-  // lists of the planned threads t, t + team, ... Which thread updates a
-  // value never changes its bits.
+  if (queues_size_ != threads) {
+    queues_.reset(new TwoEndedQueue[std::size_t(2 * threads)]);
+    queues_size_ = threads;
+  }
+  TwoEndedQueue* const early = queues_.get();
+  TwoEndedQueue* const late = early + threads;
+  for (int u = 0; u < threads; ++u) {
+    early[u].reset(0, Index(early_[std::size_t(u)].size()));
+    late[u].reset(0, Index(late_[std::size_t(u)].size()));
+  }
+  // Each thread updates its own pieces from the front of its lists, then
+  // takes what another has left from the back: a thread slowed down (a busy
+  // machine) holds up no one. OpenMP may give fewer threads than asked:
+  // each thread then owns the lists of the planned threads t, t + team, ...
+  // Which thread updates a value never changes its bits.
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num(), team = omp_get_num_threads();
     const bool shared = team > 1;
+    auto work = [&](TwoEndedQueue* queues, std::vector<std::vector<Piece>>& lists, bool own) {
+      for (int u = 0; u < threads; ++u)
+        if ((u % team == t) == own)
+          for (Index i; queues[u].take(own, i);)
+            update_piece(network, lists[std::size_t(u)][std::size_t(i)], transform, shared);
+    };
     if (overlap && t == 0) {
       passes();
       passes_done.store(true, std::memory_order_release);
     }
-    for (int u = t; u < threads; u += team)
-      for (const Piece& piece : early_[u]) update_piece(network, piece, transform, shared);
+    work(early, early_, true);
+    work(early, early_, false);
     if (t != 0) wait_until_set(passes_done);  // the late pieces' gradients come from the passes
-    if (!error)
-      for (int u = t; u < threads; u += team)
-        for (const Piece& piece : late_[u]) update_piece(network, piece, transform, shared);
-    done[t] = std::chrono::duration<double>(Clock::now() - started).count();
+    if (!error) {
+      work(late, late_, true);
+      done[t] = std::chrono::duration<double>(Clock::now() - started).count();
+      work(late, late_, false);
+    }
   }
   if (error) std::rethrow_exception(error);
   if (threads > 1 && done[1] > 0) rebalance(done.data(), threads);

@@ -29,10 +29,12 @@
 // Applies: batch 1, Dense layers only, no kernel regularizer, a rule without
 // norm clipping (which needs every gradient first).
 #pragma once
+#include <memory>
 #include <vector>
 
 #include "fast/zero_step_deferral.hpp"
 #include "layers/dense.hpp"
+#include "runtime/parallel.hpp"
 #include "step_strategy.hpp"
 
 namespace fastmlp {
@@ -82,6 +84,8 @@ class SingleRowStep final : public StepStrategy {
   bool gradients_pending_ = false;          // the last step stored no gradients
   std::vector<std::vector<Piece>> early_, late_;  // per thread; sized on the first step at a thread count
   std::vector<double> done_seconds_;
+  std::unique_ptr<TwoEndedQueue[]> queues_;  // early_ then late_, per planned thread
+  int queues_size_ = 0;
   Index network_pieces_ = 0;  // pieces outside the first layer's kernel
   Index values_ = 0;          // parameters in all
   Index split_row_ = -1;

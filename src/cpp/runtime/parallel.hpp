@@ -40,6 +40,30 @@ inline void run_shares(int threads, const F& share) {
   }
 }
 
+// Indices [begin, end) handed out one at a time from either end, to any
+// number of threads, each index once (lock-free: one compare-and-swap).
+class TwoEndedQueue {
+ public:
+  void reset(Index begin, Index end) { ends_.store(pack(begin, end), std::memory_order_relaxed); }
+  // The next index from the front (or the back) into i; false once empty.
+  bool take(bool front, Index& i) {
+    std::uint64_t now = ends_.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint32_t b = std::uint32_t(now >> 32), e = std::uint32_t(now);
+      if (b >= e) return false;
+      const std::uint64_t next = front ? pack(b + 1, e) : pack(b, e - 1);
+      if (ends_.compare_exchange_weak(now, next, std::memory_order_relaxed)) {
+        i = front ? Index(b) : Index(e) - 1;
+        return true;
+      }
+    }
+  }
+
+ private:
+  static std::uint64_t pack(Index begin, Index end) { return std::uint64_t(begin) << 32 | std::uint32_t(end); }
+  std::atomic<std::uint64_t> ends_{0};
+};
+
 // Waits until `flag` is set by another thread of the same team: a short spin
 // (the wait is mostly a few microseconds), yielding the core every 1,024
 // polls so that a descheduled setter gets to run on a busy machine.
