@@ -1,7 +1,7 @@
 """A single row through Dense layers updates the weights inside backward and
-stores no gradient (Network::backward_direct): plain SGD value by value
-(dense_rank_one_update), every other optimizer without norm clipping from
-L1-sized pieces of gradient (update_from_pending_rows, single_row_gradient).
+stores no gradient (SingleRowStep, fast/single_row_step.cpp): plain SGD value
+by value (dense_rank_one_update), every other optimizer without norm clipping
+from L1-sized pieces of gradient (single_row_gradient).
 It must give the bits of the stored-gradient step: each gradient value
 x[k] dy[j] is one multiply-add onto zero either way, and the update is the
 same rule. The stored-gradient path is the one a network takes once its

@@ -4,7 +4,7 @@ count may change only the speed. On 2 threads the references' model (266,610
 parameters, enough for the update to split) takes the paths that only run
 there: the update claiming its weights' cache lines ahead (fused_loop with
 Span::shared_params), at batch 1 the gradient pieces shared out between
-threads (Network::update_in_pieces), and from 21 rows the mini-batch gather
+threads (fast/single_row_step.cpp), and from 21 rows the mini-batch gather
 on both threads (33 rows: an odd split, and a last batch of 31)."""
 
 import numpy as np

@@ -141,6 +141,9 @@ Metrics SingleRowStep::passes_and_update(Network& network, const float* x, Targe
     early[u].reset(0, Index(early_[std::size_t(u)].size()));
     late[u].reset(0, Index(late_[std::size_t(u)].size()));
   }
+  // The profile's optimizer phase spans the whole region, the passes that
+  // thread 0 runs in it included.
+  StepProfile::Scope scope(network.profile(), Phase::Optimizer);
   // Each thread updates its own pieces from the front of its lists, then
   // takes what another has left from the back: a thread slowed down (a busy
   // machine) holds up no one. OpenMP may give fewer threads than asked:
