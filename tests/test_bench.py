@@ -169,6 +169,7 @@ def test_sections_without_mnist_run_without_a_data_folder(tmp_path):
     assert all(_positive(row["fastmlp"]["us_per_step"]) for row in section["rows"])
 
 
+@pytest.mark.instrumented  # _core.stream_adam_shaped is a bench binding
 def test_memory_ceiling_times_the_stream_and_the_adam_step_in_turn():
     from sections import ceilings
 
