@@ -55,11 +55,11 @@ bool flush_denormals() { return g_flush.load(std::memory_order_relaxed); }
 DenormalScope::DenormalScope() {
   if (!flush_denormals()) return;
   saved_ = read_mode();
-  if ((saved_ & kFlushBits) == kFlushBits) return;  // already on: an enclosing scope
   active_ = true;
   write_mode(saved_ | kFlushBits);
-  ++t_active_scopes;
-  set_workers(true);
+  // The outermost scope on this thread sets the workers, even where this
+  // thread already flushes: its workers need not (they did not inherit it).
+  if (t_active_scopes++ == 0) set_workers(true);
 }
 
 DenormalScope::~DenormalScope() {
