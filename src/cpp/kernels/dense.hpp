@@ -101,7 +101,7 @@ inline void single_row_gradient(const float* x, const float* dy, Index in, Index
 // One row (N = 1) under an elementwise update rule that maps a zero gradient
 // to no change (plain SGD): dW = x^T dy is an outer product, so each kernel
 // value is updated as its gradient x[k] dy[j] is formed and no dW is stored.
-// Rows with x[k] == 0 (zero pixels, ReLU's zeros) have a zero gradient and
+// Rows with x[k] == 0 (zero inputs, ReLU's zeros) have a zero gradient and
 // are skipped. db = 0 + dy, summed as bias_backward sums it.
 //   x (in), dy (out); W (in, out) and b (out) updated in place
 template <class Rule>

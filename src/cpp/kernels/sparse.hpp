@@ -1,5 +1,5 @@
 // Products with a sparse left operand, for the first Dense layer on inputs
-// that are mostly zeros (81% of MNIST's pixels are 0). A zero input adds
+// that are mostly zeros (images on a blank background, one-hot features). A zero input adds
 // nothing to y = x W nor to dW = x^T dy, so skipping it is exact: each output
 // is the same fused multiply-add chain over k, in the same order, as the
 // dense product's, minus its x = 0 terms. (The one difference: a non-finite

@@ -46,7 +46,7 @@ class SparseInputProducts {
   Index last_sparse_rows_ = 0;
   // Per row of dW: 0 when the last backward left it all zeros (no input in
   // the batch had that feature nonzero). Such a row needs no new zeros: with
-  // MNIST at batch 1 this skips writing about 600 of dW's 784 rows.
+  // a sparse input at batch 1 this skips writing most of dW's rows.
   AlignedVector<std::uint8_t> maybe_nonzero_;
 };
 

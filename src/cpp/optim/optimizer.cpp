@@ -103,7 +103,7 @@ void Optimizer::step_ranges(float* params, const float* grads, Index n, const Ra
   for (std::size_t i = 0; i < count; ++i) covered += ranges[i].end - ranges[i].begin;
   // The ranges as one run of values cut into equal parts, one per thread (a
   // range alone is mostly too short for threads: at batch 32 the first
-  // layer's rows of lit pixels come in runs of a few rows), each part in
+  // layer's rows of nonzero inputs come in runs of a few rows), each part in
   // pieces below the size where a loop starts threads of its own. The same
   // rule on the same values, so the same bits on any thread count.
   constexpr Index kPiece = kParallelMinElements / 2;

@@ -2,7 +2,7 @@
 // zero (x86's FTZ and DAZ bits of MXCSR): off by default, as in NumPy and
 // PyTorch; TensorFlow and JAX's CPU runtime always run with both on. Adam's
 // and RMSprop's moments decay through the subnormal range wherever the
-// gradient stays zero (MNIST's border pixels), and on this CPU each such
+// gradient stays zero (inputs that are always 0), and on this CPU each such
 // operation is several times slower. Flushing changes only values below
 // 2^-126 (~1.2e-38), to zero.
 #pragma once
