@@ -6,7 +6,7 @@ import pytest
 
 import fastmlp
 from fastmlp import _core
-from fastmlp.layers import Dense
+from fastmlp.layers import BatchNormalization, Dense, Dropout
 
 
 def compiled_model(**compile_kwargs):
@@ -216,3 +216,16 @@ def test_the_core_rejects_what_would_be_copied_or_crash():
     untrained = _core.Network(5, [3], ["softmax"])
     with pytest.raises(RuntimeError, match="loss"):
         untrained.train_step(X, y)
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        [Dense((2**64 + 2) // 6), Dropout(0.1)],  # (inputs + 1) x units overflows
+        [Dense(2**40), Dense(2**40)],  # 2^80 weights
+        [Dense(3 * 10**9), BatchNormalization()],  # fits an index, not the machine
+    ],
+)
+def test_layers_too_large_to_allocate_raise_before_allocating(layers):
+    with pytest.raises(ValueError, match="too many values|more than this machine"):
+        fastmlp.Sequential(layers, input_dim=5)

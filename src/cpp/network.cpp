@@ -1,9 +1,13 @@
 #include "network.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 #include <stdexcept>
+#include <string>
+
+#include <unistd.h>
 
 #include "runtime/parallel.hpp"
 #include "step_strategy.hpp"
@@ -22,9 +26,20 @@ Network::Network(Index input_dim, std::vector<std::unique_ptr<Layer>> layers)
     if (layer->inputs() != width) throw std::invalid_argument("a layer's inputs must match the layer before");
     param_offsets_.push_back(params);
     stat_offsets_.push_back(stats);
-    params += layer->param_count();
-    stats += layer->stat_count();
+    if (__builtin_add_overflow(params, layer->param_count(), &params) ||
+        __builtin_add_overflow(stats, layer->stat_count(), &stats))
+      throw std::invalid_argument("the network has too many parameters to allocate");
     width = layer->outputs();
+  }
+  // Parameters, gradients and statistics are all allocated and written now:
+  // more than the machine holds would end the process, not raise.
+  const double bytes = 4.0 * (2.0 * double(params) + double(stats));
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  if (memory > 0 && bytes > memory) {
+    char message[160];
+    std::snprintf(message, sizeof message, "the network's parameters need %.1f GB, more than this machine's %.1f GB",
+                  bytes / 1e9, memory / 1e9);
+    throw std::length_error(message);
   }
   params_.assign(params, 0.0f);
   grads_.assign(params, 0.0f);
@@ -35,8 +50,7 @@ Network::Network(Index input_dim, std::vector<std::unique_ptr<Layer>> layers)
                  stats_.data() + stat_offsets_[l]);
     Index at = param_offsets_[l];
     for (const auto& shape : layer.param_shapes()) {
-      Index size = 1;
-      for (Index d : shape) size *= d;
+      const Index size = shape_size(shape);
       tensor_spans_.push_back({params_.data() + at, grads_.data() + at, size});
       at += size;
     }
@@ -119,11 +133,16 @@ void Network::settle() {
 }
 
 Metrics Network::reference_step(const float* x, Targets y, Index n) {
+  const Metrics m = gradients(x, y, n);
+  update();
+  return m;
+}
+
+Metrics Network::gradients(const float* x, Targets y, Index n) {
   forward(x, n, /*training=*/true);
   Metrics m = loss(y, n, /*with_grad=*/true);
   m.loss_sum += penalty() * double(n);  // at the weights the loss was measured with
   backward(x, n);
-  update();
   return m;
 }
 

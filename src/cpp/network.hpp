@@ -121,6 +121,9 @@ class Network {
   double penalty() const;
   // Every layer's backward pass, from output_grad(), writing grads().
   void backward(const float* x, Index n);
+  // forward, loss (with the penalty) and backward: the reference step but
+  // its update. Returns the batch's metrics.
+  Metrics gradients(const float* x, Targets y, Index n);
   // One optimizer step over the gradients backward wrote.
   void update();
   float* output_grad() { return delta_.data(); }

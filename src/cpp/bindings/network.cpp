@@ -115,9 +115,7 @@ py::tuple layer_views(py::object self, Index l, bool grads) {
   auto add = [&](float* at, const std::vector<std::vector<Index>>& shapes) {
     for (const auto& shape : shapes) {
       views.append((grads ? read_only_view : view)(self, at, std::vector<py::ssize_t>(shape.begin(), shape.end())));
-      Index size = 1;
-      for (Index d : shape) size *= d;
-      at += size;
+      at += shape_size(shape);
     }
   };
   add((grads ? current_grads(net) : net.params()) + net.param_offset(l), layer.param_shapes());

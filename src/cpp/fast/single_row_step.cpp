@@ -29,8 +29,6 @@ void SingleRowStep::attach(Network& network) {
     dz_at_.push_back(outs);
     ins += dense->inputs();
     outs += dense->outputs();
-  }
-  for (const Dense* dense : layers_) {
     values_ += dense->param_count();
     network_pieces_ += dense->param_count() / kPiece + 1;
   }
@@ -64,9 +62,9 @@ void SingleRowStep::plan(const float* x, bool overlap, bool defer, int threads) 
   // one kind: nonzero inputs' rows, zero inputs' rows (a +0 gradient:
   // single_row_gradient forms x[k] dz[j] onto +0, and the sparse product
   // skips them), or zero inputs' rows held back (none listed).
-  enum Kind { Lit, Zero, Held };
+  enum Kind { Nonzero, Zero, Held };
   auto kind = [&](Index k) {
-    if (x[k] != 0.0f) return Lit;
+    if (x[k] != 0.0f) return Nonzero;
     return defer && deferral_.may_defer(k) ? Held : Zero;
   };
   auto add_rows = [&](int t, Index begin, Index end) {

@@ -15,10 +15,7 @@ bool ZeroRowUpdate::applies(const Network& network, Index) const {
 }
 
 Metrics ZeroRowUpdate::step(Network& network, const float* x, Targets y, Index n) {
-  network.forward(x, n, /*training=*/true);
-  Metrics m = network.loss(y, n, /*with_grad=*/true);
-  m.loss_sum += network.penalty() * double(n);
-  network.backward(x, n);
+  const Metrics m = network.gradients(x, y, n);
   last_ranges_ = nonzero_ranges(network);
   if (last_ranges_ == 0) {
     network.update();

@@ -14,7 +14,7 @@ namespace {
 class BatchNormalization final : public Layer {
  public:
   BatchNormalization(Index width, double momentum, double epsilon)
-      : Layer(width, width), momentum_(momentum), epsilon_(epsilon), mean_(width), var_(width), inv_std_(width) {
+      : Layer(width, width), momentum_(momentum), epsilon_(epsilon) {
     if (!(momentum >= 0 && momentum <= 1)) throw std::invalid_argument("BatchNormalization momentum must be in [0, 1]");
     if (!(epsilon > 0)) throw std::invalid_argument("BatchNormalization epsilon must be > 0");
   }
@@ -51,7 +51,11 @@ class BatchNormalization final : public Layer {
   }
 
  protected:
-  void reserve_workspace(Index rows) override { x_hat_.resize(std::size_t(rows * out_)); }
+  // Sized with the rest of the workspace, once the network has checked that its parameters fit in memory.
+  void reserve_workspace(Index rows) override {
+    x_hat_.resize(std::size_t(rows * out_));
+    for (auto* v : {&mean_, &var_, &inv_std_}) v->resize(std::size_t(out_));
+  }
 
  private:
   float* gamma() { return params_; }

@@ -15,7 +15,8 @@ Dense::Dense(Index in, Index units, Activation activation, Initializer kernel_in
 
 std::unique_ptr<Layer> Dense::from_config(const LayerConfig& c, Index in) {
   const double units = c.number("units", 0);
-  if (!(units >= 1 && units == std::floor(units))) throw std::invalid_argument("every Dense layer needs units >= 1");
+  if (!(units >= 1 && units == std::floor(units) && units < 0x1p62))
+    throw std::invalid_argument("every Dense layer needs a whole number of units >= 1 that can be allocated");
   return std::make_unique<Dense>(in, Index(units), parse_activation(c.text("activation", "linear")),
                                  parse_initializer(c.text("kernel_initializer", "glorot_uniform")), c.number("l1", 0),
                                  c.number("l2", 0));

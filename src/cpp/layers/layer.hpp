@@ -12,6 +12,7 @@
 #pragma once
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,16 @@ class LayerConfig {
   virtual double number(const char* key, double fallback) const = 0;
   virtual std::string text(const char* key, const std::string& fallback) const = 0;
 };
+
+// The number of values in a tensor of this shape; throws where the count
+// would not fit an Index (a layer too large to allocate).
+inline Index shape_size(const std::vector<Index>& shape) {
+  Index size = 1;
+  for (Index d : shape)
+    if (d < 0 || __builtin_mul_overflow(size, d, &size))
+      throw std::invalid_argument("a layer's tensor has too many values to allocate");
+  return size;
+}
 
 class Layer {
  public:
@@ -105,11 +116,9 @@ class Layer {
  private:
   static Index count(const std::vector<std::vector<Index>>& shapes) {
     Index total = 0;
-    for (const auto& shape : shapes) {
-      Index size = 1;
-      for (Index d : shape) size *= d;
-      total += size;
-    }
+    for (const auto& shape : shapes)
+      if (__builtin_add_overflow(total, shape_size(shape), &total))
+        throw std::invalid_argument("a layer has too many parameters to allocate");
     return total;
   }
 };
